@@ -1,0 +1,62 @@
+# ModelPlane developer entry points. `make demo` and `make test` are the two
+# commands a fresh machine needs; everything they need is built here (heavy
+# builds are cached outside the checkout, see hack/localcluster/localcluster/build.py).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LOCALCLUSTER := PYTHONPATH=hack/localcluster $(PY) -m localcluster
+export KUBECONFIG := $(CURDIR)/.localcluster/kubeconfig
+export PATH := $(CURDIR)/.localcluster/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help venv crds crds-check lint test test-unit test-integration cluster-up cluster-down \
+        cluster-build demo bench clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed ## Python virtual environment with the project and its dev tools
+
+crds: venv ## Generate the CRD and the chart's copy from the pydantic models
+	$(PY) hack/gen-crds.py
+
+crds-check: venv ## Fail when the committed CRDs differ from the models
+	$(PY) hack/gen-crds.py --check
+
+lint: venv ## ruff, mypy --strict, import-linter layers, hadolint, go vet
+	$(VENV)/bin/ruff check operator tests hack bench
+	$(VENV)/bin/ruff format --check operator
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/hadolint Dockerfile
+	cd hack/localcluster/nodeagent && go vet ./... && test -z "$$(gofmt -l .)"
+
+cluster-build: venv ## Build (or find cached) control plane, node agent, helm, kubeconform
+	$(LOCALCLUSTER) build
+
+cluster-up: venv ## Start the local cluster (builds what it needs; harmless when already up)
+	$(LOCALCLUSTER) up
+
+cluster-down: venv ## Stop the local cluster and remove everything it made
+	$(LOCALCLUSTER) down
+
+test-unit: venv ## Unit tier: pure code, no cluster
+	$(PY) -m pytest tests/unit -q
+	cd hack/localcluster/nodeagent && go test ./...
+
+test-integration: venv cluster-build ## Integration tier on the local cluster (started if needed)
+	$(PY) -m pytest tests/integration -q -p no:cacheprovider
+
+test: lint crds-check test-unit test-integration ## Every tier (what CI runs)
+
+bench: venv cluster-build ## Benchmarks under bench/ on the local cluster
+	$(PY) bench/reconcile.py
+
+clean: cluster-down
+	rm -rf $(VENV) build dist
