@@ -1,0 +1,50 @@
+{{- define "modelplane.name" -}}modelplane{{- end -}}
+
+{{- define "modelplane.fullname" -}}
+{{- if contains "modelplane" .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else -}}{{ printf "%s-modelplane" .Release.Name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- end -}}
+
+{{- define "modelplane.labels" -}}
+app.kubernetes.io/name: modelplane
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "modelplane.selectorLabels" -}}
+app.kubernetes.io/name: modelplane
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "modelplane.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}{{ default (include "modelplane.fullname" .) .Values.serviceAccount.name }}
+{{- else -}}{{ default "default" .Values.serviceAccount.name }}{{- end -}}
+{{- end -}}
+
+{{/* The operator's permissions: exactly the verbs and resources it uses. */}}
+{{- define "modelplane.rules" -}}
+- apiGroups: ["modelplane.io"]
+  resources: ["modelservices"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["modelplane.io"]
+  resources: ["modelservices/status"]
+  verbs: ["patch"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "watch"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create"]
+{{- end -}}

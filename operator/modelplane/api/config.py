@@ -1,0 +1,90 @@
+"""Operator configuration: defaults here, overridden by MODELPLANE_* environment.
+
+A plain pydantic model with `from_env` rather than pydantic-settings: four
+fields do not justify another dependency, and the CLI layer overrides them
+from flags with `model_copy(update=...)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_PREFIX = "MODELPLANE_"
+DEFAULT_RUNTIME_IMAGE = "ghcr.io/modelplane/runtime:0.1.0"
+
+
+class ConfigError(ValueError):
+    """A MODELPLANE_* variable with a value the operator cannot use."""
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["text", "json"]
+
+
+class OperatorConfig(BaseModel):
+    """Settings of one operator process."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    runtime_image: str = Field(
+        default=DEFAULT_RUNTIME_IMAGE,
+        min_length=1,
+        description="Image for ModelServices that set no spec.runtime.image "
+        "(env MODELPLANE_RUNTIME_IMAGE).",
+    )
+    namespaces: tuple[str, ...] = Field(
+        default=(),
+        description="Namespaces to watch; empty watches all (env MODELPLANE_NAMESPACES, "
+        "comma-separated).",
+    )
+    log_level: LogLevel = Field(default="INFO", description="env MODELPLANE_LOG_LEVEL.")
+    log_format: LogFormat = Field(default="text", description="env MODELPLANE_LOG_FORMAT.")
+    health_port: int = Field(
+        default=8080, ge=1, le=65535, description="Port of /healthz (env MODELPLANE_HEALTH_PORT)."
+    )
+    watch_nodes: bool = Field(
+        default=True,
+        description="Watch Nodes to check spec.resources.gpuProduct against the GPU products "
+        "the cluster offers (env MODELPLANE_WATCH_NODES; needs list/watch on nodes).",
+    )
+    workers: int = Field(
+        default=8, ge=1, le=256, description="Concurrent reconciles (env MODELPLANE_WORKERS)."
+    )
+    api_concurrency: int = Field(
+        default=16,
+        ge=1,
+        le=512,
+        description="Concurrent API calls at most (env MODELPLANE_API_CONCURRENCY).",
+    )
+    resync_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Every ModelService is reconciled at least this often, even without "
+        "events (env MODELPLANE_RESYNC_SECONDS).",
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> OperatorConfig:
+        """Read MODELPLANE_<FIELD> variables; ConfigError names the bad variable."""
+        values: dict[str, object] = {}
+        for name in cls.model_fields:
+            raw = environ.get(ENV_PREFIX + name.upper())
+            if raw is None:
+                continue
+            if name == "namespaces":
+                values[name] = tuple(n.strip() for n in raw.split(",") if n.strip())
+            elif name == "log_level":
+                values[name] = raw.strip().upper()
+            else:
+                values[name] = raw.strip()
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = (
+                f"{ENV_PREFIX}{str(e['loc'][0]).upper()}: {e['msg']}"
+                for e in error.errors(include_url=False)
+            )
+            raise ConfigError("; ".join(problems)) from error

@@ -1,0 +1,328 @@
+"""The ModelService spec: what to serve, with which runtime, on which hardware."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, ConfigDict, Field
+
+from modelplane.api import rules
+from modelplane.api._base import WireModel
+from modelplane.api.types import LABEL_VALUE_PATTERN, Quantity
+from modelplane.api.uri import URI_MAX_LENGTH, ModelSource, parse_model_uri, uri_rules
+
+DType = Literal["auto", "half", "float16", "bfloat16", "float", "float32"]
+MAX_EXTRA_ARGS = 64
+MAX_EXTRA_ARG_LENGTH = 1024
+MAX_ENV = 64
+MAX_TOLERATIONS = 32
+MAX_NODE_SELECTOR = 32
+
+
+def _valid_uri(uri: str) -> str:
+    parse_model_uri(uri)
+    return uri
+
+
+class ModelSpec(WireModel):
+    """The model to serve and the name clients ask for."""
+
+    uri: Annotated[str, AfterValidator(_valid_uri)] = Field(
+        min_length=1,
+        max_length=URI_MAX_LENGTH,
+        description=(
+            "Where the weights come from. hf://<org>/<name>[@<revision>] downloads from "
+            "Hugging Face (pin a revision for reproducible rollouts); s3://<bucket>[/<prefix>] "
+            "streams from S3; pvc://<claim>[/<path>] mounts a PersistentVolumeClaim of this "
+            "namespace read-only; file:///<path> uses a path the pod already sees."
+        ),
+        json_schema_extra=rules.validations(*uri_rules()),
+    )
+    served_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description=(
+            "The model name clients put in OpenAI requests (the `model` field). "
+            "Defaults to the ModelService's name."
+        ),
+    )
+
+    def source(self) -> ModelSource:
+        """The parsed URI; valid because the field validator already parsed it."""
+        return parse_model_uri(self.uri)
+
+
+class SecretKeySelector(WireModel):
+    """A key of a Secret in the ModelService's namespace."""
+
+    name: str = Field(min_length=1, max_length=253, description="Name of the Secret.")
+    key: str = Field(min_length=1, max_length=253, description="Key within the Secret.")
+    optional: bool | None = Field(
+        default=None,
+        description="Start the pod even if the Secret or the key does not exist.",
+    )
+
+
+class ConfigMapKeySelector(WireModel):
+    """A key of a ConfigMap in the ModelService's namespace."""
+
+    name: str = Field(min_length=1, max_length=253, description="Name of the ConfigMap.")
+    key: str = Field(min_length=1, max_length=253, description="Key within the ConfigMap.")
+    optional: bool | None = Field(
+        default=None,
+        description="Start the pod even if the ConfigMap or the key does not exist.",
+    )
+
+
+class EnvVarSource(WireModel):
+    """Where an environment variable's value comes from; exactly one source."""
+
+    model_config = ConfigDict(json_schema_extra=rules.validations(rules.ENV_SOURCE_RULE))
+
+    secret_key_ref: SecretKeySelector | None = Field(
+        default=None, description="Read the value from a key of a Secret (e.g. HF_TOKEN)."
+    )
+    config_map_key_ref: ConfigMapKeySelector | None = Field(
+        default=None, description="Read the value from a key of a ConfigMap."
+    )
+
+
+class EnvVar(WireModel):
+    """An environment variable of the vLLM container."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules.validations(rules.ENV_NAME_RULE, rules.ENV_VALUE_RULE)
+    )
+
+    name: str = Field(
+        min_length=1,
+        max_length=256,
+        pattern="^[-._a-zA-Z][-._a-zA-Z0-9]*$",
+        description="Variable name. Names the operator sets (HF_HOME, HOME, "
+        "VLLM_NO_USAGE_STATS, VLLM_PORT, MODELPLANE_*) are refused.",
+    )
+    value: str | None = Field(
+        default=None,
+        max_length=32768,
+        description="Literal value. $(VAR) references to variables listed earlier are expanded.",
+    )
+    value_from: EnvVarSource | None = Field(
+        default=None, description="Take the value from a Secret or ConfigMap instead of `value`."
+    )
+
+
+ExtraArg = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_EXTRA_ARG_LENGTH,
+        description="One argument, e.g. --max-num-seqs=128 (or --max-num-seqs, then 128).",
+        json_schema_extra=rules.validations(rules.EXTRA_ARG_RULE),
+    ),
+]
+
+
+class RuntimeSpec(WireModel):
+    """How vLLM runs the model."""
+
+    image: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=512,
+        description=(
+            "Container image with vLLM. Defaults to the runtime image the operator is "
+            "configured with; changing it starts a new revision."
+        ),
+    )
+    tensor_parallel_size: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Number of GPUs one model replica is split across (vLLM --tensor-parallel-size). "
+            "Must divide spec.resources.gpus. Default 1."
+        ),
+    )
+    max_model_len: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Maximum context length in tokens (vLLM --max-model-len). Defaults to the "
+            "model's own; lower it when the KV cache does not fit."
+        ),
+    )
+    dtype: DType = Field(
+        default="auto",
+        description="Data type of weights and activations (vLLM --dtype). Default auto.",
+    )
+    quantization: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern="^[a-z0-9_-]+$",
+        description=(
+            "Quantization method, e.g. awq, gptq, fp8 (vLLM --quantization). "
+            "Unset: detected from the model's config."
+        ),
+    )
+    gpu_memory_utilization: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description=(
+            "Fraction of each GPU's memory vLLM may use for weights, activations and the "
+            "KV cache, in (0, 1] (vLLM --gpu-memory-utilization). Default 0.9."
+        ),
+    )
+    extra_args: list[ExtraArg] = Field(
+        default_factory=list,
+        max_length=MAX_EXTRA_ARGS,
+        description=(
+            "Further vLLM arguments, passed after the operator's own, e.g. "
+            '["--enable-prefix-caching", "--max-num-seqs=128"]. Flags that a typed field '
+            "or the operator sets (--model, --tensor-parallel-size, --port, ...) are refused."
+        ),
+    )
+    env: list[EnvVar] = Field(
+        default_factory=list,
+        max_length=MAX_ENV,
+        description="Environment variables of the vLLM container, in order.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+        },
+    )
+
+
+class Toleration(WireModel):
+    """Lets the pods run on nodes with a matching taint (the Kubernetes Toleration shape)."""
+
+    key: str | None = Field(
+        default=None,
+        max_length=317,
+        description="Taint key to match; empty with operator Exists matches every taint.",
+    )
+    operator: Literal["Exists", "Equal"] | None = Field(
+        default=None,
+        description="Exists matches any value; Equal (the default) matches `value`.",
+    )
+    value: str | None = Field(
+        default=None, max_length=63, description="Taint value to match with operator Equal."
+    )
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        default=None, description="Taint effect to match; empty matches all effects."
+    )
+    toleration_seconds: int | None = Field(
+        default=None,
+        description="For NoExecute: how long the pod stays bound after the taint appears.",
+        json_schema_extra={"format": "int64"},
+    )
+
+
+class ResourcesSpec(WireModel):
+    """The hardware each replica runs on."""
+
+    gpus: int = Field(
+        default=1,
+        ge=0,
+        description=(
+            "NVIDIA GPUs per replica (requests and limits of nvidia.com/gpu). "
+            "0 serves on CPU. Default 1."
+        ),
+    )
+    gpu_product: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=LABEL_VALUE_PATTERN,
+        description=(
+            "GPU model to run on, as GPU feature discovery labels nodes "
+            "(nvidia.com/gpu.product), e.g. NVIDIA-L4 or NVIDIA-A100-SXM4-80GB."
+        ),
+    )
+    cpu: Quantity | None = Field(
+        default=None,
+        description="CPU requested per replica, a quantity such as 4 or 500m. No limit is set.",
+    )
+    memory: Quantity | None = Field(
+        default=None,
+        description="Memory per replica, e.g. 32Gi; used as both request and limit.",
+    )
+    shm_size: Quantity | None = Field(
+        default=None,
+        description=(
+            "Size of /dev/shm (a memory-backed volume, counted against memory), e.g. 8Gi. "
+            "Tensor parallelism needs several GiB. Unset: bounded only by the memory limit."
+        ),
+    )
+    node_selector: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=MAX_NODE_SELECTOR,
+        description="Node labels the pods must match, in addition to gpuProduct.",
+    )
+    tolerations: list[Toleration] = Field(
+        default_factory=list,
+        max_length=MAX_TOLERATIONS,
+        description=(
+            "Taints the pods tolerate. The nvidia.com/gpu NoSchedule taint is tolerated "
+            "automatically when gpus > 0."
+        ),
+    )
+
+
+class PodMetadata(WireModel):
+    """Extra labels and annotations for the serving pods."""
+
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=MAX_NODE_SELECTOR,
+        description=(
+            "Labels added to every serving pod (e.g. for a service mesh or cost "
+            "allocation). The operator's own keys (modelplane.io/*, "
+            "app.kubernetes.io/managed-by) are refused."
+        ),
+        json_schema_extra=rules.validations(rules.POD_LABELS_RULE),
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=MAX_NODE_SELECTOR,
+        description=(
+            "Annotations added to every serving pod (e.g. prometheus.io/scrape). "
+            "Changing them starts a new revision, as any pod template change does."
+        ),
+    )
+
+
+class ModelServiceSpec(WireModel):
+    """The desired state of a ModelService."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules.validations(rules.TP_DIVIDES_GPUS_RULE, rules.TP_NEEDS_GPUS_RULE)
+    )
+
+    model: ModelSpec = Field(description="The model to serve.")
+    runtime: RuntimeSpec = Field(
+        default_factory=RuntimeSpec,
+        description="vLLM settings. Changing any of them starts a new revision.",
+        json_schema_extra={"default": {}},
+    )
+    resources: ResourcesSpec = Field(
+        default_factory=ResourcesSpec,
+        description="GPUs, CPU, memory and placement. Changing them starts a new revision.",
+        json_schema_extra={"default": {}},
+    )
+    pod_metadata: PodMetadata = Field(
+        default_factory=PodMetadata,
+        description=(
+            "Labels and annotations for the serving pods. Changing them starts a new revision."
+        ),
+        json_schema_extra={"default": {}},
+    )
+    replicas: int = Field(
+        default=1,
+        ge=0,
+        description=(
+            "Number of serving pods. Scale with `kubectl scale ms/<name>` or an autoscaler "
+            "on the scale subresource; the operator alone sets its Deployments' replicas. "
+            "Default 1."
+        ),
+    )

@@ -1,0 +1,97 @@
+"""The ModelService status: what the operator observed, for kubectl and autoscalers."""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from pydantic import AwareDatetime, ConfigDict, Field
+
+from modelplane.api._base import WireModel
+
+READY: Final = "Ready"
+PROGRESSING: Final = "Progressing"
+DEGRADED: Final = "Degraded"
+CONDITION_TYPES: Final = (READY, PROGRESSING, DEGRADED)
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(WireModel):
+    """One aspect of the ModelService's state (the metav1.Condition shape)."""
+
+    type: str = Field(
+        min_length=1,
+        max_length=316,
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+        r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
+        description="Ready (clients can be served at the desired scale), Progressing "
+        "(a revision is rolling out or scaling) or Degraded (pods fail).",
+    )
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(
+        min_length=1,
+        max_length=1024,
+        pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
+        description="Machine-readable CamelCase cause, e.g. Unschedulable or InvalidSpec.",
+    )
+    message: str = Field(
+        default="",
+        max_length=32768,
+        description="Human-readable details, e.g. the scheduler's message.",
+    )
+    last_transition_time: AwareDatetime = Field(
+        description="When the status last changed (not when the condition was last checked).",
+    )
+    observed_generation: int | None = Field(
+        default=None,
+        ge=0,
+        description="The metadata.generation this condition was computed from.",
+    )
+
+
+class ModelServiceStatus(WireModel):
+    """The observed state of a ModelService."""
+
+    # Unknown fields are ignored rather than refused: a status written by a
+    # newer operator must not stop an older one from reading the object.
+    model_config = ConfigDict(extra="ignore")
+
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="The metadata.generation the status describes."
+    )
+    replicas: int | None = Field(
+        default=None, ge=0, description="Serving pods that exist, over all revisions."
+    )
+    ready_replicas: int | None = Field(
+        default=None, ge=0, description="Serving pods that are ready, over all revisions."
+    )
+    selector: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Label selector of the serving pods, for the scale subresource "
+        "(autoscalers read it).",
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Ready, Progressing and Degraded, each with a reason and a message.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["type"],
+        },
+    )
+    endpoint: str | None = Field(
+        default=None,
+        max_length=512,
+        description="In-cluster OpenAI base URL, http://<name>.<namespace>.svc:8000/v1.",
+    )
+    revision: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Hash of the current serving template (model, runtime, resources); "
+        "children are named <name>-<revision>.",
+    )
+
+    def condition(self, type_: str) -> Condition | None:
+        """The condition of that type, if present."""
+        return next((c for c in self.conditions if c.type == type_), None)

@@ -1,0 +1,78 @@
+"""An in-memory copy of what the watches delivered: reconcile reads from here,
+so a reconcile that changes nothing makes no API calls at all."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from modelplane.api.constants import LABEL_MODELSERVICE
+
+Key = tuple[str, str]  # (namespace, ModelService name)
+Obj = Mapping[str, Any]
+
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+
+
+def key_of(obj: Obj) -> Key:
+    meta = obj["metadata"]
+    return meta.get("namespace", ""), meta["name"]
+
+
+def owner_key(obj: Obj) -> Key | None:
+    """The ModelService a child belongs to, by our label."""
+    meta = obj["metadata"]
+    owner = (meta.get("labels") or {}).get(LABEL_MODELSERVICE)
+    return (meta.get("namespace", ""), owner) if owner else None
+
+
+class Cache:
+    def __init__(self) -> None:
+        self.modelservices: dict[Key, Obj] = {}
+        # kind -> owner key -> child name -> object
+        self.children: dict[str, dict[Key, dict[str, Obj]]] = defaultdict(lambda: defaultdict(dict))
+        self.node_products: dict[str, str] = {}
+        self.nodes_seen = False
+
+    def put_modelservice(self, obj: Obj, deleted: bool) -> Key:
+        key = key_of(obj)
+        if deleted:
+            self.modelservices.pop(key, None)
+            for kind in self.children.values():
+                kind.pop(key, None)
+        else:
+            self.modelservices[key] = obj
+        return key
+
+    def put_child(self, kind: str, obj: Obj, deleted: bool) -> Key | None:
+        owner = owner_key(obj)
+        if owner is None:
+            return None
+        by_name = self.children[kind][owner]
+        name = obj["metadata"]["name"]
+        if deleted:
+            by_name.pop(name, None)
+            if not by_name:
+                self.children[kind].pop(owner, None)
+        else:
+            by_name[name] = obj
+        return owner
+
+    def children_of(self, kind: str, key: Key) -> list[Obj]:
+        return list(self.children[kind].get(key, {}).values())
+
+    def put_node(self, obj: Obj, deleted: bool) -> bool:
+        """Track GPU products; True if the set of offered products changed."""
+        self.nodes_seen = True
+        before = self.gpu_products()
+        name = obj["metadata"]["name"]
+        product = (obj["metadata"].get("labels") or {}).get(GPU_PRODUCT_LABEL)
+        if deleted or not product:
+            self.node_products.pop(name, None)
+        else:
+            self.node_products[name] = product
+        return self.gpu_products() != before
+
+    def gpu_products(self) -> frozenset[str] | None:
+        return frozenset(self.node_products.values()) if self.nodes_seen else None

@@ -1,0 +1,166 @@
+"""Workers that reconcile one ModelService at a time per key.
+
+observe (from the cache; Secrets by GET) -> plan (pure) -> act (apply,
+delete) -> status patch only when it changed -> events. A failure is logged
+and retried with back-off for that key only: one bad ModelService never
+delays the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from lightkube.core.exceptions import ApiError
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import Service
+
+from modelplane.api.config import OperatorConfig
+from modelplane.api.errors import SpecError
+from modelplane.api.resource import ModelService
+from modelplane.controller.cache import Cache, Key
+from modelplane.controller.queue import WorkQueue
+from modelplane.k8s.client import Kube
+from modelplane.reconcile import Apply, Delete, Observed, plan
+from modelplane.reconcile.checks import referenced_secrets
+from modelplane.reconcile.plan import invalid_status
+
+log = logging.getLogger(__name__)
+
+KINDS = {"deployments": Deployment, "services": Service, "pods": None}
+
+
+class Controller:
+    def __init__(self, kube: Kube, config: OperatorConfig) -> None:
+        self.kube = kube
+        self.config = config
+        self.cache = Cache()
+        self.queue: WorkQueue[Key] = WorkQueue()
+        self.workers = config.workers
+        self.resync_seconds = config.resync_seconds
+        self.reconciles = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---- triggers (called by the kopf handlers) ------------------------------
+    def modelservice_event(self, obj: dict[str, object], deleted: bool) -> None:
+        key = self.cache.put_modelservice(obj, deleted)
+        if deleted:
+            self.queue.forget(key)
+        else:
+            self.queue.add(key)
+
+    def child_event(self, kind: str, obj: dict[str, object], deleted: bool) -> None:
+        owner = self.cache.put_child(kind, obj, deleted)
+        if owner is not None and owner in self.cache.modelservices:
+            self.queue.add(owner)
+
+    def node_event(self, obj: dict[str, object], deleted: bool) -> None:
+        if self.cache.put_node(obj, deleted):
+            for key in self.cache.modelservices:
+                self.queue.add(key)
+
+    # ---- running -----------------------------------------------------------------
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._worker(i)) for i in range(self.workers)]
+        self._tasks.append(asyncio.create_task(self._resync()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _resync(self) -> None:
+        """Level-based safety net: revisit everything now and then."""
+        while True:
+            await asyncio.sleep(self.resync_seconds)
+            for key in list(self.cache.modelservices):
+                self.queue.add(key)
+
+    async def _worker(self, index: int) -> None:
+        while True:
+            key = await self.queue.get()
+            failed = False
+            try:
+                await self.reconcile(key)
+            except Exception as err:
+                failed = True
+                detail = err.status.message if isinstance(err, ApiError) else repr(err)
+                log.warning(
+                    "reconcile %s/%s failed: %s",
+                    *key,
+                    detail,
+                    exc_info=not isinstance(err, ApiError),
+                )
+            finally:
+                delay = self.queue.done(key, failed)
+                if delay is not None:
+                    log.info("retrying %s/%s in %.1f s", *key, delay)
+
+    # ---- the one reconcile function ---------------------------------------------
+    async def reconcile(self, key: Key) -> None:
+        body = self.cache.modelservices.get(key)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return  # children go with it through owner references
+        self.reconciles += 1
+        namespace, name = key
+        now = datetime.now(UTC).replace(microsecond=0)
+        try:
+            ms = ModelService.parse(body)
+        except SpecError as err:
+            patch, events = invalid_status(
+                body.get("status") or {}, body["metadata"].get("generation"), str(err), now
+            )
+            if patch is not None:
+                await self.kube.patch_status(namespace, name, patch)
+                self._remember_status(key, body, patch)
+            for event in events:
+                await self.kube.post_event(namespace, name, body["metadata"].get("uid"), event)
+            return
+
+        observed = Observed(
+            deployments=self.cache.children_of("deployments", key),
+            services=self.cache.children_of("services", key),
+            pods=self.cache.children_of("pods", key),
+            gpu_products=self.cache.gpu_products(),
+            missing_secrets=await self.kube.missing_secrets(namespace, referenced_secrets(ms)),
+        )
+        decision = plan(ms, observed, self.config, now)
+        for action in decision.actions:
+            if isinstance(action, Apply):
+                applied = await self.kube.apply(action.obj)
+                # Keep the cache ahead of the watch so the next pass sees our write.
+                kind = "deployments" if isinstance(applied, Deployment) else "services"
+                self.cache.put_child(kind, applied.to_dict(), deleted=False)
+            elif isinstance(action, Delete):
+                await self.kube.delete(action.kind, action.name, namespace)
+        if decision.status_patch is not None:
+            await self.kube.patch_status(namespace, name, dict(decision.status_patch))
+            self._remember_status(key, body, decision.status_patch)
+        for event in decision.events:
+            await self.kube.post_event(namespace, name, ms.metadata.uid, event)
+        if decision.actions or decision.status_patch:
+            log.info(
+                "reconciled %s/%s: %s%s",
+                namespace,
+                name,
+                ", ".join(f"{type(a).__name__.lower()} {_name(a)}" for a in decision.actions)
+                or "no child changes",
+                "; status updated" if decision.status_patch else "",
+            )
+
+    def _remember_status(self, key: Key, body: Mapping[str, Any], patch: Mapping[str, Any]) -> None:
+        """Reflect our own status write in the cache before the watch echoes it,
+        so a reconcile in between neither writes it again nor re-posts events."""
+        status = {k: v for k, v in {**(body.get("status") or {}), **patch}.items() if v is not None}
+        if self.cache.modelservices.get(key) is body:
+            self.cache.modelservices[key] = {**body, "status": status}
+
+
+def _name(action: Apply | Delete) -> str:
+    if isinstance(action, Apply):
+        meta = action.obj.metadata
+        return f"{type(action.obj).__name__}/{meta.name if meta else '?'}"
+    return f"{action.kind.__name__}/{action.name}"

@@ -1,0 +1,92 @@
+"""Register the kopf handlers and run the operator."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+
+from modelplane.api.config import OperatorConfig
+from modelplane.api.constants import GROUP, LABEL_MANAGED_BY, MANAGED_BY, PLURAL, VERSION
+from modelplane.controller.loop import Controller
+from modelplane.k8s.client import Kube
+
+log = logging.getLogger(__name__)
+OWNED = {LABEL_MANAGED_BY: MANAGED_BY}
+
+
+def _deleted(event_type: str | None, body: kopf.Body) -> bool:
+    return event_type == "DELETED"
+
+
+def build_registry(controller: Controller) -> kopf.OperatorRegistry:
+    """Handlers that translate watch events into cache updates and queue keys.
+
+    Raw event handlers keep no state on the objects (no finalizers, no
+    annotations): the operator's only writes are its own children and status.
+    """
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    def modelservice(type: str | None, body: kopf.Body, **_: Any) -> None:
+        controller.modelservice_event(dict(body), _deleted(type, body))
+
+    for group, version, plural in (
+        ("apps", "v1", "deployments"),
+        ("", "v1", "services"),
+        ("", "v1", "pods"),
+    ):
+
+        @kopf.on.event(group, version, plural, labels=OWNED, registry=registry)
+        def child(type: str | None, body: kopf.Body, resource: kopf.Resource, **_: Any) -> None:
+            controller.child_event(resource.plural, dict(body), _deleted(type, body))
+
+    if controller.config.watch_nodes:
+
+        @kopf.on.event("", "v1", "nodes", registry=registry)
+        def node(type: str | None, body: kopf.Body, **_: Any) -> None:
+            controller.node_event(dict(body), _deleted(type, body))
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        # Watches can go silent for hours without these (kopf #585, #957).
+        settings.watching.server_timeout = 300
+        settings.watching.client_timeout = 330
+        settings.watching.connect_timeout = 30
+        settings.networking.request_timeout = 60
+        settings.networking.error_backoffs = [1, 2, 5, 10, 30, 60]
+        # We post our own events; kopf's would duplicate them.
+        settings.posting.enabled = False
+        settings.peering.standalone = True
+        settings.scanning.disabled = True
+        settings.batching.worker_limit = 64
+        controller.start()
+
+    @kopf.on.cleanup(registry=registry)
+    async def shutdown(**_: Any) -> None:
+        await controller.stop()
+        await controller.kube.close()
+
+    return registry
+
+
+async def run(config: OperatorConfig, stop: asyncio.Event | None = None) -> None:
+    """Run until cancelled (or ``stop`` is set)."""
+    kopf.configure(
+        verbose=config.log_level.upper() == "DEBUG",
+        log_format=kopf.LogFormat.JSON if config.log_format == "json" else kopf.LogFormat.FULL,
+    )
+    logging.getLogger().setLevel(config.log_level.upper())
+    controller = Controller(Kube.from_environment(config.api_concurrency), config)
+    registry = build_registry(controller)
+    namespaces = list(config.namespaces)
+    await kopf.operator(
+        registry=registry,
+        standalone=True,
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        liveness_endpoint=f"http://0.0.0.0:{config.health_port}/healthz",
+        stop_flag=stop,
+    )

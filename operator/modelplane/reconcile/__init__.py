@@ -1,0 +1,10 @@
+"""Pure decisions: desired state + observed state -> actions and status.
+
+Nothing here does I/O; every function is a plain computation that table
+tests call directly.
+"""
+
+from modelplane.reconcile.observed import Observed
+from modelplane.reconcile.plan import Action, Apply, Delete, EventSpec, Plan, plan
+
+__all__ = ["Action", "Apply", "Delete", "EventSpec", "Observed", "Plan", "plan"]

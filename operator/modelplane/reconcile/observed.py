@@ -1,0 +1,37 @@
+"""What the operator saw in the cluster for one ModelService, gathered once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Obj = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A snapshot of one ModelService's children and the facts its checks need.
+
+    Objects are the API server's JSON (dicts), as the watch delivered them.
+    """
+
+    deployments: Sequence[Obj] = ()
+    services: Sequence[Obj] = ()
+    pods: Sequence[Obj] = ()
+    # GPU products some node offers (nvidia.com/gpu.product labels); None when
+    # the operator cannot see nodes, in which case the check is skipped.
+    gpu_products: frozenset[str] | None = None
+    # Secrets referenced by the spec that do not exist in the namespace.
+    missing_secrets: frozenset[str] = field(default_factory=frozenset)
+
+    def deployment(self, name: str) -> Obj | None:
+        return next((d for d in self.deployments if d["metadata"]["name"] == name), None)
+
+    def service(self, name: str) -> Obj | None:
+        return next((s for s in self.services if s["metadata"]["name"] == name), None)
+
+    def pods_of(self, revision: str, revision_label: str) -> list[Obj]:
+        return [
+            p for p in self.pods if p["metadata"].get("labels", {}).get(revision_label) == revision
+        ]

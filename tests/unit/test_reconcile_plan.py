@@ -1,0 +1,314 @@
+"""The reconcile decision, table by table: desired + observed -> actions + status."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import Service
+
+from modelplane.api.config import OperatorConfig
+from modelplane.api.resource import ModelService
+from modelplane.builders import (
+    build_deployment,
+    build_revision_service,
+    build_service,
+    template_hash,
+)
+from modelplane.reconcile import Apply, Delete, Observed, plan
+from modelplane.reconcile.plan import invalid_status
+
+CONFIG = OperatorConfig()
+NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
+LATER = datetime(2026, 11, 29, 12, 5, 0, tzinfo=UTC)
+
+
+def modelservice(
+    replicas: int = 2, uri: str = "hf://org/model@main", **resources: Any
+) -> ModelService:
+    return ModelService.parse(
+        {
+            "apiVersion": "modelplane.io/v1alpha1",
+            "kind": "ModelService",
+            "metadata": {"name": "chat", "namespace": "team-a", "uid": "u-1", "generation": 3},
+            "spec": {
+                "model": {"uri": uri},
+                "resources": {"gpus": 1, "gpuProduct": "NVIDIA-L4", **resources},
+                "replicas": replicas,
+            },
+        }
+    )
+
+
+def as_observed(
+    obj: Deployment | Service, ready: int | None = None, replicas: int | None = None
+) -> dict[str, Any]:
+    """What the API server hands back: our fields plus defaults and status."""
+    body = copy.deepcopy(obj.to_dict())
+    body["metadata"]["uid"] = "child"
+    if isinstance(obj, Deployment):
+        body["spec"]["template"]["spec"]["dnsPolicy"] = "ClusterFirst"  # a server default
+        want = body["spec"]["replicas"]
+        body["status"] = {
+            "replicas": want if replicas is None else replicas,
+            "readyReplicas": want if ready is None else ready,
+        }
+    return body
+
+
+def pod(revision: str, name: str, **status: Any) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "labels": {"modelplane.io/modelservice": "chat", "modelplane.io/revision": revision},
+        },
+        "status": status,
+    }
+
+
+def settled(ms: ModelService, ready: int | None = None) -> Observed:
+    rev = template_hash(ms, CONFIG)
+    return Observed(
+        deployments=[as_observed(build_deployment(ms, CONFIG, rev, ms.spec.replicas), ready=ready)],
+        services=[as_observed(build_service(ms)), as_observed(build_revision_service(ms, rev))],
+        gpu_products=frozenset({"NVIDIA-L4", "NVIDIA-H100-80GB-HBM3"}),
+    )
+
+
+def with_status(ms: ModelService, observed: Observed) -> ModelService:
+    """The ModelService as it looks after the operator wrote the planned status."""
+    decision = plan(ms, observed, CONFIG, NOW)
+    body = ms.model_dump(by_alias=True, exclude_none=True, mode="json")
+    body["status"] = {k: v for k, v in (decision.status_patch or {}).items() if v is not None}
+    return ModelService.parse(body)
+
+
+def cond(ms_status: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next(c for c in ms_status["conditions"] if c["type"] == kind)
+
+
+def test_first_pass_creates_services_and_deployment() -> None:
+    ms = modelservice()
+    decision = plan(ms, Observed(gpu_products=frozenset({"NVIDIA-L4"})), CONFIG, NOW)
+    applied = [
+        (type(a.obj).__name__, a.obj.metadata.name)
+        for a in decision.actions
+        if isinstance(a, Apply)
+    ]
+    rev = template_hash(ms, CONFIG)
+    assert applied == [
+        ("Service", "chat"),
+        ("Service", f"chat-{rev}"),
+        ("Deployment", f"chat-{rev}"),
+    ]
+    assert decision.status_patch is not None
+    assert cond(dict(decision.status_patch), "Ready")["reason"] == "ReplicasNotReady"
+    assert [e.reason for e in decision.events] == ["RevisionCreated", "ReplicasNotReady"]
+
+
+def test_settled_state_needs_no_write_at_all() -> None:
+    ms = modelservice()
+    ms = with_status(ms, settled(ms))
+    decision = plan(ms, settled(ms), CONFIG, LATER)
+    assert decision.actions == ()
+    assert decision.status_patch is None  # lastTransitionTime did not move either
+    assert decision.events == ()
+
+
+def test_scale_changes_only_the_deployment_replicas() -> None:
+    ms = modelservice(replicas=2)
+    observed = settled(ms)
+    scaled = modelservice(replicas=3)
+    decision = plan(with_status(scaled, observed), observed, CONFIG, LATER)
+    (action,) = decision.actions
+    assert isinstance(action, Apply) and isinstance(action.obj, Deployment)
+    assert action.obj.spec.replicas == 3
+    assert template_hash(scaled, CONFIG) == template_hash(ms, CONFIG)
+    assert [e.reason for e in decision.events][:1] == ["Scaled"]
+
+
+def test_model_change_keeps_old_revision_until_new_is_ready() -> None:
+    old = modelservice(uri="hf://org/model@v1")
+    new = modelservice(uri="hf://org/model@v2")
+    old_rev, new_rev = template_hash(old, CONFIG), template_hash(new, CONFIG)
+    assert old_rev != new_rev
+    base = settled(old)
+
+    decision = plan(new, base, CONFIG, NOW)
+    assert not any(isinstance(a, Delete) for a in decision.actions)
+    status = dict(decision.status_patch or {})
+    assert cond(status, "Ready")["status"] == "True"  # the old revision still serves
+    assert cond(status, "Progressing")["reason"] == "RollingOut"
+
+    half = Observed(
+        deployments=[
+            *base.deployments,
+            as_observed(build_deployment(new, CONFIG, new_rev, 2), ready=1),
+        ],
+        services=base.services,
+        gpu_products=base.gpu_products,
+    )
+    assert not any(isinstance(a, Delete) for a in plan(new, half, CONFIG, NOW).actions)
+
+    done = Observed(
+        deployments=[
+            *base.deployments,
+            as_observed(build_deployment(new, CONFIG, new_rev, 2), ready=2),
+        ],
+        services=[*base.services, as_observed(build_revision_service(new, new_rev))],
+        gpu_products=base.gpu_products,
+    )
+    deletes = [
+        (a.kind.__name__, a.name)
+        for a in plan(new, done, CONFIG, NOW).actions
+        if isinstance(a, Delete)
+    ]
+    assert deletes == [("Deployment", f"chat-{old_rev}"), ("Service", f"chat-{old_rev}")]
+
+
+STATUS_CASES = [
+    (
+        "unschedulable",
+        [
+            pod(
+                "REV",
+                "p1",
+                phase="Pending",
+                conditions=[
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": "0/7 nodes are available: 2 Insufficient nvidia.com/gpu.",
+                    }
+                ],
+            )
+        ],
+        ("Ready", "False", "Unschedulable", "Insufficient nvidia.com/gpu"),
+    ),
+    (
+        "crash loop",
+        [
+            pod(
+                "REV",
+                "p1",
+                phase="Running",
+                containerStatuses=[
+                    {
+                        "name": "vllm",
+                        "restartCount": 4,
+                        "state": {
+                            "waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}
+                        },
+                        "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+                    }
+                ],
+            )
+        ],
+        ("Degraded", "True", "CrashLoopBackOff", "after 4 restarts"),
+    ),
+    (
+        "image pull",
+        [
+            pod(
+                "REV",
+                "p1",
+                phase="Pending",
+                containerStatuses=[
+                    {
+                        "name": "vllm",
+                        "restartCount": 0,
+                        "state": {
+                            "waiting": {"reason": "ImagePullBackOff", "message": "pull failed"}
+                        },
+                    }
+                ],
+            )
+        ],
+        ("Ready", "False", "ImagePullBackOff", "pull failed"),
+    ),
+    (
+        "just starting",
+        [pod("REV", "p1", phase="Running")],
+        ("Ready", "False", "ReplicasNotReady", "0/2 replicas ready"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("pods", "expected"), [c[1:] for c in STATUS_CASES], ids=[c[0] for c in STATUS_CASES]
+)
+def test_status_tells_why_not_ready(
+    pods: list[dict[str, Any]], expected: tuple[str, str, str, str]
+) -> None:
+    ms = modelservice()
+    rev = template_hash(ms, CONFIG)
+    base = settled(ms, ready=0)
+    observed = Observed(
+        deployments=base.deployments,
+        services=base.services,
+        pods=[
+            {
+                **p,
+                "metadata": {
+                    **p["metadata"],
+                    "labels": {**p["metadata"]["labels"], "modelplane.io/revision": rev},
+                },
+            }
+            for p in pods
+        ],
+        gpu_products=base.gpu_products,
+    )
+    status = dict(plan(ms, observed, CONFIG, NOW).status_patch or {})
+    kind, value, reason, fragment = expected
+    found = cond(status, kind)
+    assert (found["status"], found["reason"]) == (value, reason)
+    assert fragment in found["message"]
+
+
+def test_gpu_product_no_node_offers_is_invalid_spec_and_creates_nothing() -> None:
+    ms = modelservice(gpuProduct="NVIDIA-B200")
+    decision = plan(ms, Observed(gpu_products=frozenset({"NVIDIA-L4"})), CONFIG, NOW)
+    assert decision.actions == ()
+    ready = cond(dict(decision.status_patch or {}), "Ready")
+    assert ready["reason"] == "InvalidSpec"
+    assert "spec.resources.gpuProduct" in ready["message"] and "NVIDIA-L4" in ready["message"]
+
+
+def test_missing_secret_is_invalid_spec_naming_the_env_entry() -> None:
+    body = modelservice().model_dump(by_alias=True, exclude_none=True, mode="json")
+    body["spec"]["runtime"] = {
+        "env": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}]
+    }
+    ms = ModelService.parse(body)
+    decision = plan(ms, Observed(gpu_products=None, missing_secrets=frozenset({"hf"})), CONFIG, NOW)
+    ready = cond(dict(decision.status_patch or {}), "Ready")
+    assert ready["reason"] == "InvalidSpec"
+    assert "spec.runtime.env[0].valueFrom.secretKeyRef.name" in ready["message"]
+
+
+def test_transition_time_moves_only_on_a_transition() -> None:
+    ms = modelservice()
+    starting = with_status(ms, settled(ms, ready=0))
+    t0 = starting.status.condition("Ready").last_transition_time
+    assert t0 == NOW
+    still = plan(starting, settled(ms, ready=1), CONFIG, LATER)
+    ready = cond(dict(still.status_patch or {}), "Ready")
+    assert ready["message"] == "1/2 replicas ready"
+    assert ready["lastTransitionTime"] == "2026-11-29T12:00:00Z"
+    flipped = plan(starting, settled(ms, ready=2), CONFIG, LATER)
+    assert (
+        cond(dict(flipped.status_patch or {}), "Ready")["lastTransitionTime"]
+        == "2026-11-29T12:05:00Z"
+    )
+
+
+def test_unparseable_object_gets_invalid_spec_status_once() -> None:
+    patch, events = invalid_status({}, 4, "spec.replicas: must be >= 0", NOW)
+    assert patch is not None and cond(dict(patch), "Ready")["reason"] == "InvalidSpec"
+    assert [e.reason for e in events] == ["InvalidSpec"]
+    again, events = invalid_status(dict(patch), 4, "spec.replicas: must be >= 0", LATER)
+    assert again is None and events == []
