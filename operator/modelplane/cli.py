@@ -64,12 +64,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             "health_port": args.health_port,
         }
         config = config.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        from lightkube.core.exceptions import ConfigError as KubeConfigError
+
         from modelplane.handlers.operator import run
 
         try:
             asyncio.run(run(config))
         except KeyboardInterrupt:
             return 0
+        except KubeConfigError as err:
+            print(
+                f"modelplane operator: no Kubernetes credentials ({err}); set KUBECONFIG "
+                "or run in a pod with a service account",
+                file=sys.stderr,
+            )
+            return 2
         return 0
     return 1
 

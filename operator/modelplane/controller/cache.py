@@ -45,12 +45,15 @@ class Cache:
             self.modelservices[key] = obj
         return key
 
-    def put_child(self, kind: str, obj: Obj, deleted: bool) -> Key | None:
+    def put_child(self, kind: str, obj: Obj, deleted: bool, if_absent: bool = False) -> Key | None:
+        """Record a child; ``if_absent`` for a LIST snapshot that a newer watch event may beat."""
         owner = owner_key(obj)
         if owner is None:
             return None
         by_name = self.children[kind][owner]
         name = obj["metadata"]["name"]
+        if if_absent and name in by_name:
+            return owner
         if deleted:
             by_name.pop(name, None)
             if not by_name:
@@ -62,11 +65,13 @@ class Cache:
     def children_of(self, kind: str, key: Key) -> list[Obj]:
         return list(self.children[kind].get(key, {}).values())
 
-    def put_node(self, obj: Obj, deleted: bool) -> bool:
+    def put_node(self, obj: Obj, deleted: bool, if_absent: bool = False) -> bool:
         """Track GPU products; True if the set of offered products changed."""
         self.nodes_seen = True
         before = self.gpu_products()
         name = obj["metadata"]["name"]
+        if if_absent and name in self.node_products:
+            return False
         product = (obj["metadata"].get("labels") or {}).get(GPU_PRODUCT_LABEL)
         if deleted or not product:
             self.node_products.pop(name, None)

@@ -16,7 +16,6 @@ from typing import Any
 
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Service
 
 from modelplane.api.config import OperatorConfig
 from modelplane.api.errors import SpecError
@@ -30,7 +29,7 @@ from modelplane.reconcile.plan import invalid_status
 
 log = logging.getLogger(__name__)
 
-KINDS = {"deployments": Deployment, "services": Service, "pods": None}
+KINDS = ("deployments", "services", "pods")
 
 
 class Controller:
@@ -63,7 +62,18 @@ class Controller:
                 self.queue.add(key)
 
     # ---- running -----------------------------------------------------------------
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Prime the cache with one LIST per kind, then start the workers.
+
+        Without this, the first reconciles after a restart would run before the
+        watches delivered the children and re-apply everything.
+        """
+        for kind in KINDS:
+            for obj in await self.kube.list_owned(kind, self.config.namespaces):
+                self.cache.put_child(kind, obj, deleted=False, if_absent=True)
+        if self.config.watch_nodes:
+            for node in await self.kube.list_nodes():
+                self.cache.put_node(node, deleted=False, if_absent=True)
         self._tasks = [asyncio.create_task(self._worker(i)) for i in range(self.workers)]
         self._tasks.append(asyncio.create_task(self._resync()))
 

@@ -11,6 +11,7 @@ import kopf
 from modelplane.api.config import OperatorConfig
 from modelplane.api.constants import GROUP, LABEL_MANAGED_BY, MANAGED_BY, PLURAL, VERSION
 from modelplane.controller.loop import Controller
+from modelplane.k8s import credentials
 from modelplane.k8s.client import Kube
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
-    def modelservice(type: str | None, body: kopf.Body, **_: Any) -> None:
+    async def modelservice(type: str | None, body: kopf.Body, **_: Any) -> None:
         controller.modelservice_event(dict(body), _deleted(type, body))
 
     for group, version, plural in (
@@ -40,17 +41,36 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
     ):
 
         @kopf.on.event(group, version, plural, labels=OWNED, registry=registry)
-        def child(type: str | None, body: kopf.Body, resource: kopf.Resource, **_: Any) -> None:
+        async def child(
+            type: str | None, body: kopf.Body, resource: kopf.Resource, **_: Any
+        ) -> None:
             controller.child_event(resource.plural, dict(body), _deleted(type, body))
 
     if controller.config.watch_nodes:
 
         @kopf.on.event("", "v1", "nodes", registry=registry)
-        def node(type: str | None, body: kopf.Body, **_: Any) -> None:
+        async def node(type: str | None, body: kopf.Body, **_: Any) -> None:
             controller.node_event(dict(body), _deleted(type, body))
 
+    @kopf.on.login(registry=registry)
+    async def login(**_: Any) -> kopf.ConnectionInfo:
+        creds = credentials.load()
+        return kopf.ConnectionInfo(
+            server=creds.server,
+            ca_path=creds.ca_path,
+            ca_data=creds.ca_data,
+            insecure=creds.insecure,
+            scheme="Bearer" if creds.token else None,
+            token=creds.token,
+            certificate_path=creds.certificate_path,
+            certificate_data=creds.certificate_data,
+            private_key_path=creds.private_key_path,
+            private_key_data=creds.private_key_data,
+            default_namespace=creds.namespace,
+        )
+
     @kopf.on.startup(registry=registry)
-    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         # Watches can go silent for hours without these (kopf #585, #957).
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
@@ -62,7 +82,7 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
         settings.peering.standalone = True
         settings.scanning.disabled = True
         settings.batching.worker_limit = 64
-        controller.start()
+        await controller.start()
 
     @kopf.on.cleanup(registry=registry)
     async def shutdown(**_: Any) -> None:
@@ -79,6 +99,10 @@ async def run(config: OperatorConfig, stop: asyncio.Event | None = None) -> None
         log_format=kopf.LogFormat.JSON if config.log_format == "json" else kopf.LogFormat.FULL,
     )
     logging.getLogger().setLevel(config.log_level.upper())
+    if config.log_level.upper() != "DEBUG":
+        # One line per HTTP request or per handled watch event drowns the decisions.
+        for noisy in ("httpx", "httpx2", "kopf.objects"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     controller = Controller(Kube.from_environment(config.api_concurrency), config)
     registry = build_registry(controller)
     namespaces = list(config.namespaces)

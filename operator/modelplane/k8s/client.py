@@ -18,10 +18,10 @@ from lightkube.core.exceptions import ApiError
 from lightkube.models.core_v1 import EventSource, ObjectReference
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Event, Secret, Service
+from lightkube.resources.core_v1 import Event, Node, Pod, Secret, Service
 from lightkube.types import PatchType
 
-from modelplane.api.constants import API_VERSION, FIELD_MANAGER, KIND
+from modelplane.api.constants import API_VERSION, FIELD_MANAGER, KIND, LABEL_MANAGED_BY, MANAGED_BY
 from modelplane.k8s.resources import ModelServiceResource
 from modelplane.reconcile import EventSpec
 
@@ -95,6 +95,22 @@ class Kube:
                 log.warning(
                     "could not post event %s on %s/%s: %s", event.reason, namespace, name, err
                 )
+
+    async def list_owned(self, kind: str, namespaces: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Every object of ``kind`` we manage, as JSON dicts (to prime the cache)."""
+        resource = {"deployments": Deployment, "services": Service, "pods": Pod}[kind]
+        found = []
+        for namespace in namespaces or ("*",):
+            async with self.limit:
+                async for obj in self.client.list(
+                    resource, namespace=namespace, labels={LABEL_MANAGED_BY: MANAGED_BY}
+                ):
+                    found.append(obj.to_dict())
+        return found
+
+    async def list_nodes(self) -> list[dict[str, Any]]:
+        async with self.limit:
+            return [node.to_dict() async for node in self.client.list(Node)]
 
     async def missing_secrets(self, namespace: str, names: frozenset[str]) -> frozenset[str]:
         missing = set()
