@@ -28,6 +28,11 @@ from modelplane.reconcile import EventSpec
 log = logging.getLogger(__name__)
 
 Child = Deployment | Service
+OWNED_KINDS: dict[str, type[Deployment] | type[Service] | type[Pod]] = {
+    "deployments": Deployment,
+    "services": Service,
+    "pods": Pod,
+}
 
 
 class Kube:
@@ -98,14 +103,14 @@ class Kube:
 
     async def list_owned(self, kind: str, namespaces: tuple[str, ...]) -> list[dict[str, Any]]:
         """Every object of ``kind`` we manage, as JSON dicts (to prime the cache)."""
-        resource = {"deployments": Deployment, "services": Service, "pods": Pod}[kind]
-        found = []
+        resource = OWNED_KINDS[kind]
+        found: list[dict[str, Any]] = []
         for namespace in namespaces or ("*",):
             async with self.limit:
-                async for obj in self.client.list(
+                listing = self.client.list(
                     resource, namespace=namespace, labels={LABEL_MANAGED_BY: MANAGED_BY}
-                ):
-                    found.append(obj.to_dict())
+                )
+                found.extend([obj.to_dict() async for obj in listing])
         return found
 
     async def list_nodes(self) -> list[dict[str, Any]]:

@@ -27,6 +27,8 @@ class Credentials:
 def load() -> Credentials:
     """Resolve credentials now (service-account tokens rotate: call on each login)."""
     config = KubeConfig.from_env().get()
+    if config is None:
+        raise LookupError("the Kubernetes configuration has no current context")
     cluster, user = config.cluster, config.user
 
     def path(name: str | None) -> str | None:
