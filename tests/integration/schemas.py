@@ -19,7 +19,7 @@ def _inline(node: Any, defs: dict[str, Schema], stack: tuple[str, ...]) -> Any:
         return [_inline(item, defs, stack) for item in node]
     if not isinstance(node, dict):
         return node
-    if "$ref" in node:
+    if isinstance(node.get("$ref"), str):
         name = node["$ref"].rsplit("/", 1)[-1]
         if name in stack:  # recursive types (JSONSchemaProps): accept anything below
             return {}

@@ -157,13 +157,13 @@ def test_helm_install_runs_the_operator_in_cluster(
         )
         assert pod["spec"]["nodeName"] == "local-0"
         assert pod["spec"]["serviceAccountName"] == f"{release}-modelplane"
-        example = (ROOT / "examples" / "chat-l4.yaml").read_text()
+        example = (ROOT / "examples" / "llama-70b-h100.yaml").read_text()
         kubectl("-n", namespace, "apply", "-f", "-", input=example)
-        kubectl("-n", namespace, "wait", "ms/chat", "--for=condition=Ready", "--timeout=120s")
+        kubectl("-n", namespace, "wait", "ms/llama-70b", "--for=condition=Ready", "--timeout=120s")
         logs = kubectl("-n", namespace, "logs", pod["metadata"]["name"]).stdout
         assert "Forbidden" not in logs and "403" not in logs, logs[-3000:]
-        ms: dict[str, Any] = kubectl.json("-n", namespace, "get", "ms", "chat")
-        assert ms["status"]["readyReplicas"] == 2
+        ms: dict[str, Any] = kubectl.json("-n", namespace, "get", "ms", "llama-70b")
+        assert ms["status"]["readyReplicas"] == 1
     finally:
         run(
             helm,

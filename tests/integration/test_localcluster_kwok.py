@@ -117,7 +117,8 @@ def test_more_gpus_than_any_node_has_names_the_gpu(kubectl: Kubectl, namespace: 
 
 def test_chaos_annotation_makes_a_kwok_pod_crash_loop(kubectl: Kubectl, namespace: str) -> None:
     kubectl.apply(
-        gpu_pod("crashy", 1, "NVIDIA-L4", {"modelplane.io/chaos": "crashloop"}), namespace
+        gpu_pod("crashy", 1, "NVIDIA-H100-80GB-HBM3", {"modelplane.io/chaos": "crashloop"}),
+        namespace,
     )
 
     def restarts() -> int:
@@ -136,7 +137,8 @@ def test_chaos_annotation_makes_a_kwok_pod_crash_loop(kubectl: Kubectl, namespac
 
 def test_never_ready_chaos_pod_runs_but_is_not_ready(kubectl: Kubectl, namespace: str) -> None:
     kubectl.apply(
-        gpu_pod("stuck", 1, "NVIDIA-L4", {"modelplane.io/chaos": "never-ready"}), namespace
+        gpu_pod("stuck", 1, "NVIDIA-H100-80GB-HBM3", {"modelplane.io/chaos": "never-ready"}),
+        namespace,
     )
     pod = wait_for(
         "pod running",

@@ -88,7 +88,12 @@ NODE_AGENT = GoModule(
 TOOLS = GoModule(
     name="tools",
     packages=("helm.sh/helm/v3/cmd/helm", "github.com/yannh/kubeconform/cmd/kubeconform"),
-    ldflags=f"-X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",
+    # helm assumes Kubernetes v1.20 for `template` and `lint` unless told.
+    ldflags=(
+        f"-X helm.sh/helm/v3/internal/version.version={HELM_VERSION}"
+        f" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor={K8S_VERSION[1:].split('.')[0]}"
+        f" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor={K8S_VERSION.split('.')[1]}"
+    ),
     cold_estimate="about 2 minutes on 2 cores",
 )
 MODULES = (CONTROL_PLANE, NODE_AGENT, TOOLS)
@@ -146,6 +151,9 @@ def ensure_built(module: GoModule) -> Path:
         sys.stderr.write(result.stdout + result.stderr)
         raise SystemExit(f"building {module.name} failed (exit {result.returncode})")
     staging.rename(target)
+    for stale in target.parent.glob(f"{module.name}-*"):
+        if stale != target and not stale.name.endswith(".partial"):
+            shutil.rmtree(stale, ignore_errors=True)  # older sources: never used again
     print(f"built {module.name} in {time.monotonic() - started:.0f} s", flush=True)
     return target
 
