@@ -31,7 +31,11 @@ def main() -> int:
     if not operator.running():
         operator.start(
             [sys.executable, "-m", "modelplane.cli", "operator"],
-            env={"KUBECONFIG": str(cluster.layout.kubeconfig), "MODELPLANE_HEALTH_PORT": "18080"},
+            env={
+                "KUBECONFIG": str(cluster.layout.kubeconfig),
+                "MODELPLANE_HEALTH_PORT": "18080",
+                "MODELPLANE_METRICS_PORT": "19090",
+            },
         )
         print(f"operator started (log: {operator.log_file})")
     subprocess.run([*kubectl, "apply", "-f", str(ROOT / "examples")], check=True)

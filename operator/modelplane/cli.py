@@ -40,6 +40,11 @@ def _operator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         type=int,
         help="port of /healthz (env MODELPLANE_HEALTH_PORT; default 8080)",
     )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        help="port of Prometheus /metrics (env MODELPLANE_METRICS_PORT; default 9090)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "log_level": args.log_level,
             "log_format": args.log_format,
             "health_port": args.health_port,
+            "metrics_port": args.metrics_port,
         }
         config = config.model_copy(update={k: v for k, v in overrides.items() if v is not None})
         from lightkube.core.exceptions import ConfigError as KubeConfigError

@@ -86,6 +86,7 @@ class OperatorProcess:
     log_file: Path
     env: dict[str, str] = field(default_factory=dict)
     health_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -93,6 +94,7 @@ class OperatorProcess:
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
             "MODELPLANE_HEALTH_PORT": str(self.health_port),
+            "MODELPLANE_METRICS_PORT": str(self.metrics_port),
             "MODELPLANE_LOG_FORMAT": "json",
             **self.env,
         }
@@ -117,6 +119,18 @@ class OperatorProcess:
                 return bool(r.status == 200)
         except OSError:
             return False
+
+    def metrics(self) -> dict[str, float]:
+        """The operator's Prometheus samples, by name with labels."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text = resp.read().decode()
+        samples = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                samples[name] = float(value)
+        return samples
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -130,10 +130,10 @@ def test_model_change_rolls_to_a_new_revision_without_dropping_to_zero(
         if ms is None or ms["status"]["revision"] == first:
             return None
         names = {d["metadata"]["name"] for d in deployments(kubectl, namespace, "roll")}
-        return ms if names == {f"roll-{ms['status']['revision']}"} else None
+        alone = names == {f"roll-{ms['status']['revision']}"}
+        return ms if alone and condition(ms, "Progressing")["reason"] == "Complete" else None
 
-    final = wait_for("only the newest revision, Ready", rolled)
-    assert condition(final, "Progressing")["reason"] == "Complete"
+    wait_for("only the newest revision, Ready, rollout complete", rolled)
     events = kubectl.json(
         "-n", namespace, "get", "events", "--field-selector", "involvedObject.name=roll"
     )

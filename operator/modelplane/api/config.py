@@ -45,6 +45,12 @@ class OperatorConfig(BaseModel):
     health_port: int = Field(
         default=8080, ge=1, le=65535, description="Port of /healthz (env MODELPLANE_HEALTH_PORT)."
     )
+    metrics_port: int = Field(
+        default=9090,
+        ge=1,
+        le=65535,
+        description="Port of the Prometheus /metrics endpoint (env MODELPLANE_METRICS_PORT).",
+    )
     watch_nodes: bool = Field(
         default=True,
         description="Watch Nodes to check spec.resources.gpuProduct against the GPU products "

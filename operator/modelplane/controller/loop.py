@@ -41,6 +41,7 @@ class Controller:
         self.workers = config.workers
         self.resync_seconds = config.resync_seconds
         self.reconciles = 0
+        self.failures = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     # ---- triggers (called by the kopf handlers) ------------------------------
@@ -95,8 +96,9 @@ class Controller:
             failed = False
             try:
                 await self.reconcile(key)
-            except Exception as err:
+            except Exception as err:  # one object's failure must not stop the worker
                 failed = True
+                self.failures += 1
                 detail = err.status.message if isinstance(err, ApiError) else repr(err)
                 log.warning(
                     "reconcile %s/%s failed: %s",
@@ -138,14 +140,8 @@ class Controller:
             missing_secrets=await self.kube.missing_secrets(namespace, referenced_secrets(ms)),
         )
         decision = plan(ms, observed, self.config, now)
-        for action in decision.actions:
-            if isinstance(action, Apply):
-                applied = await self.kube.apply(action.obj)
-                # Keep the cache ahead of the watch so the next pass sees our write.
-                kind = "deployments" if isinstance(applied, Deployment) else "services"
-                self.cache.put_child(kind, applied.to_dict(), deleted=False)
-            elif isinstance(action, Delete):
-                await self.kube.delete(action.kind, action.name, namespace)
+        # Children do not depend on each other: apply them side by side.
+        await asyncio.gather(*(self._act(action, namespace) for action in decision.actions))
         if decision.status_patch is not None:
             await self.kube.patch_status(namespace, name, dict(decision.status_patch))
             self._remember_status(key, body, decision.status_patch)
@@ -160,6 +156,15 @@ class Controller:
                 or "no child changes",
                 "; status updated" if decision.status_patch else "",
             )
+
+    async def _act(self, action: Apply | Delete, namespace: str) -> None:
+        if isinstance(action, Apply):
+            applied = await self.kube.apply(action.obj)
+            # Keep the cache ahead of the watch so the next pass sees our write.
+            kind = "deployments" if isinstance(applied, Deployment) else "services"
+            self.cache.put_child(kind, applied.to_dict(), deleted=False)
+        else:
+            await self.kube.delete(action.kind, action.name, namespace)
 
     def _remember_status(self, key: Key, body: Mapping[str, Any], patch: Mapping[str, Any]) -> None:
         """Reflect our own status write in the cache before the watch echoes it,

@@ -7,10 +7,12 @@ import logging
 from typing import Any
 
 import kopf
+from prometheus_client import CollectorRegistry, start_http_server
 
 from modelplane.api.config import OperatorConfig
 from modelplane.api.constants import GROUP, LABEL_MANAGED_BY, MANAGED_BY, PLURAL, VERSION
 from modelplane.controller.loop import Controller
+from modelplane.controller.metrics import ControllerCollector
 from modelplane.k8s import credentials
 from modelplane.k8s.client import Kube
 
@@ -83,6 +85,9 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
         settings.scanning.disabled = True
         settings.batching.worker_limit = 64
         await controller.start()
+        metrics = CollectorRegistry()
+        metrics.register(ControllerCollector(controller))
+        start_http_server(controller.config.metrics_port, registry=metrics)
 
     @kopf.on.cleanup(registry=registry)
     async def shutdown(**_: Any) -> None:
