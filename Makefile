@@ -55,8 +55,9 @@ test-integration: venv cluster-build ## Integration tier on the local cluster (s
 
 test: lint crds-check test-unit test-integration ## Every tier (what CI runs)
 
-bench: venv cluster-build ## Benchmarks under bench/ on the local cluster
-	$(PY) bench/reconcile.py
+bench: venv cluster-build ## Benchmarks under bench/ on the local cluster (tables on stdout)
+	PYTHONPATH=$(CURDIR):$(CURDIR)/hack/localcluster $(PY) bench/localcluster.py
+	PYTHONPATH=$(CURDIR):$(CURDIR)/hack/localcluster $(PY) bench/reconcile.py
 
 clean: cluster-down
 	rm -rf $(VENV) build dist

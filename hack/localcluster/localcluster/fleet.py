@@ -25,6 +25,7 @@ class NodePool:
     gpus: int = 0
     gpu_product: str = ""
     gpu_memory_mib: int = 0
+    pods: int = 110
 
     def node_names(self) -> list[str]:
         return [f"kwok-{self.name}-{i}" for i in range(self.count)]
@@ -73,6 +74,7 @@ def load(path: Path) -> Fleet:
             gpus=int(p.get("gpus", 0)),
             gpu_product=str(p.get("gpuProduct", "")),
             gpu_memory_mib=int(p.get("gpuMemoryMiB", 0)),
+            pods=int(p.get("pods", 110)),
         )
         for p in data.get("nodePools", [])
     )
@@ -99,7 +101,7 @@ def kwok_node(pool: NodePool, name: str) -> dict[str, Any]:
         "modelplane.io/node-kind": "kwok",
         "modelplane.io/node-pool": pool.name,
     }
-    capacity = {"cpu": pool.cpu, "memory": pool.memory, "pods": "110"}
+    capacity = {"cpu": pool.cpu, "memory": pool.memory, "pods": str(pool.pods)}
     taints = []
     if pool.gpus:
         # What GPU Feature Discovery labels a real GPU node with.
