@@ -4,7 +4,8 @@ Baselines in the same run: the API server alone reaching /readyz (the floor
 of any cluster start), and a simulated KWOK pod's create->Ready (the floor of
 the API/scheduler path a process pod also takes).
 
-    make bench   (or: PYTHONPATH=.:hack/localcluster .venv/bin/python bench/localcluster.py --runs 3)
+    make bench
+    PYTHONPATH=.:hack/localcluster .venv/bin/python bench/localcluster.py --runs 3
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ The floor, in the same run: the same Deployments and Services created
 directly with the client (lightkube), the same concurrency, timed from the
 first create call of an item to its Deployment appearing in the watch.
 
-    make bench   (or: PYTHONPATH=.:hack/localcluster .venv/bin/python bench/reconcile.py --sizes 1,100)
+    make bench
+    PYTHONPATH=.:hack/localcluster .venv/bin/python bench/reconcile.py --sizes 1,100
 """
 
 from __future__ import annotations
