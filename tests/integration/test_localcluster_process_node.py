@@ -75,6 +75,8 @@ def get(url: str) -> tuple[int, str]:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as err:
         return err.code, ""
+    except OSError:  # not listening yet, or gone
+        return 0, ""
 
 
 def pod(kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any]:
