@@ -68,21 +68,24 @@ def test_cluster_down_leaves_nothing_behind(cluster: Cluster, kubectl: Kubectl) 
         },
         "lifecycle",
     )
-    wait_for("a running pod in a namespace", lambda: network.namespaces())
-    pod_pids = [
-        int(pid)
-        for ns in network.namespaces()
-        for pid in subprocess.run(
-            ["ip", "netns", "pids", ns], capture_output=True, text=True
-        ).stdout.split()
-    ]
+
+    def pod_pids() -> list[int]:
+        return [
+            int(pid)
+            for ns in network.namespaces()
+            for pid in subprocess.run(
+                ["ip", "netns", "pids", ns], capture_output=True, text=True
+            ).stdout.split()
+        ]
+
+    pids = wait_for("a process running in a pod's network namespace", pod_pids)
     component_pids = list(cluster.running_components().values())
-    assert pod_pids and len(component_pids) == 6
+    assert len(component_pids) == 6
 
     result = localcluster("down")
     assert result.returncode == 0, result.stderr
 
-    assert [pid for pid in component_pids + pod_pids if alive(pid)] == []
+    assert [pid for pid in component_pids + pids if alive(pid)] == []
     assert network.namespaces() == []
     assert network.links() == []
     assert network.unreachable_routes(cluster.fleet.fake_ranges()) == []
