@@ -55,6 +55,9 @@ test-integration: venv cluster-build ## Integration tier on the local cluster (s
 
 test: lint crds-check test-unit test-integration ## Every tier (what CI runs)
 
+demo: venv ## Local cluster + operator + examples/, until every ModelService is Ready
+	$(PY) hack/demo.py
+
 bench: venv cluster-build ## Benchmarks under bench/ on the local cluster (tables on stdout)
 	PYTHONPATH=$(CURDIR):$(CURDIR)/hack/localcluster $(PY) bench/localcluster.py
 	PYTHONPATH=$(CURDIR):$(CURDIR)/hack/localcluster $(PY) bench/reconcile.py

@@ -50,6 +50,7 @@ def main() -> int:
             capture_output=True,
         )
         if wait.returncode == 0:
+            print(subprocess.run([*kubectl, "get", "ms"], capture_output=True, text=True).stdout)
             break
         time.sleep(2)
     else:
