@@ -221,8 +221,10 @@ def test_restricted_security() -> None:
     assert pod["enableServiceLinks"] is False
 
 
-def test_command() -> None:
-    assert _container(_ms())["command"] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+def test_command_is_the_launcher() -> None:
+    container = _container(_ms())
+    assert container["command"] == ["modelplane-runtime", "serve"]
+    assert container["args"][:2] == ["--model-uri", "hf://org/name"]
 
 
 def test_deterministic() -> None:

@@ -14,7 +14,9 @@ import yaml
 
 from modelplane.api import ModelService, OperatorConfig
 from modelplane.builders import (
+    build_cache_claim,
     build_deployment,
+    build_fetch_job,
     build_revision_service,
     build_service,
     template_hash,
@@ -57,6 +59,14 @@ CASES: dict[str, dict[str, Any]] = {
         "runtime": {"tensorParallelSize": 2, "quantization": "fp8", "gpuMemoryUtilization": 0.95},
         "resources": {"gpus": 2, "gpuProduct": "NVIDIA-A100-SXM4-80GB", "shmSize": "16Gi"},
     },
+    "hf-cached": {
+        "model": {
+            "uri": "hf://Qwen/Qwen2.5-7B-Instruct@a09a354",
+            "credentialsSecret": "hf-token",
+            "cache": {"size": "40Gi", "storageClassName": "fast"},
+        },
+        "resources": {"gpus": 1, "gpuProduct": "NVIDIA-H100-80GB-HBM3"},
+    },
     "s3": {
         "model": {"uri": "s3://models/mistral-7b"},
         "runtime": {
@@ -98,3 +108,14 @@ def test_services() -> None:
     ms = _ms("gpu-hf")
     _check("service", build_service(ms).to_dict())
     _check("service-revision", build_revision_service(ms, template_hash(ms, CONFIG)).to_dict())
+
+
+def test_model_cache() -> None:
+    ms = _ms("hf-cached")
+    claim, job = build_cache_claim(ms), build_fetch_job(ms, CONFIG)
+    assert claim is not None and job is not None
+    _check("cache-claim", claim.to_dict())
+    _check("fetch-job", job.to_dict())
+    assert (
+        build_cache_claim(_ms("gpu-hf")) is None and build_fetch_job(_ms("gpu-hf"), CONFIG) is None
+    )

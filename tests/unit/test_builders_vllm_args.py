@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from modelplane.api import ModelService
-from modelplane.builders import vllm_args
+from modelplane.builders import launcher_args, vllm_args
 
 COMMON_TAIL = ["--gpu-memory-utilization", "0.9", "--shutdown-timeout", "30"]
 
@@ -26,28 +26,18 @@ def _value(args: list[str], flag: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("uri", "expected"),
-    [
-        ("hf://org/name", ["--model", "org/name"]),
-        ("hf://org/name@abc123", ["--model", "org/name", "--revision", "abc123"]),
-        (
-            "s3://bucket/llama/8b",
-            ["--model", "s3://bucket/llama/8b", "--load-format", "runai_streamer"],
-        ),
-        ("pvc://weights", ["--model", "/models/weights"]),
-        ("pvc://weights/llama/8b", ["--model", "/models/weights/llama/8b"]),
-        ("file:///opt/models/llama", ["--model", "/opt/models/llama"]),
-    ],
+    "uri",
+    ["hf://org/name@abc123", "s3://bucket/llama/8b", "pvc://weights/llama", "file:///opt/llama"],
 )
-def test_model_args_per_scheme(uri: str, expected: list[str]) -> None:
-    args = vllm_args(_ms(uri))
-    assert args[: len(expected)] == expected
-    assert args[len(expected)] == "--served-model-name"
+def test_the_launcher_gets_the_uri_and_vllm_gets_no_model_flag(uri: str) -> None:
+    args = launcher_args(_ms(uri))
+    assert args[:5] == ["--model-uri", uri, "--cache-dir", "/models-cache", "--"]
+    assert args[5:] == vllm_args(_ms(uri))
+    assert not {"--model", "--revision", "--load-format"} & set(args)
 
 
 def test_defaults() -> None:
     assert vllm_args(_ms()) == [
-        "--model", "org/name",
         "--served-model-name", "chat",
         "--host", "0.0.0.0",
         "--port", "8000",

@@ -106,7 +106,7 @@ def test_first_pass_creates_services_and_deployment() -> None:
     ]
     assert decision.status_patch is not None
     assert cond(dict(decision.status_patch), "Ready")["reason"] == "ReplicasNotReady"
-    assert [e.reason for e in decision.events] == ["RevisionCreated", "ReplicasNotReady"]
+    assert [e.reason for e in decision.events] == ["RevisionCreated"]  # starting is no news
 
 
 def test_settled_state_needs_no_write_at_all() -> None:
@@ -312,3 +312,95 @@ def test_unparseable_object_gets_invalid_spec_status_once() -> None:
     assert [e.reason for e in events] == ["InvalidSpec"]
     again, events = invalid_status(dict(patch), 4, "spec.replicas: must be >= 0", LATER)
     assert again is None and events == []
+
+
+def cached_modelservice() -> ModelService:
+    body = modelservice().model_dump(by_alias=True, exclude_none=True, mode="json")
+    body["spec"]["model"] = {
+        "uri": "hf://org/model@main",
+        "credentialsSecret": "hf",
+        "cache": {"size": "20Gi"},
+    }
+    return ModelService.parse(body)
+
+
+def job(succeeded: bool = False, failed: int = 0, gave_up: bool = False) -> dict[str, Any]:
+    conditions = []
+    if succeeded:
+        conditions.append({"type": "Complete", "status": "True"})
+    if gave_up:
+        conditions.append({"type": "Failed", "status": "True"})
+    ms = cached_modelservice()
+    from modelplane.builders import fetch_job_name
+
+    return {
+        "metadata": {"name": fetch_job_name(ms), "labels": {"modelplane.io/modelservice": "chat"}},
+        "status": {"failed": failed, "conditions": conditions},
+    }
+
+
+def fetch_pod(phase: str, message: str = "") -> dict[str, Any]:
+    from modelplane.builders.cache import model_key
+
+    terminated = {"terminated": {"exitCode": 0 if phase == "Succeeded" else 1, "message": message}}
+    return {
+        "metadata": {
+            "name": f"fetch-{phase.lower()}",
+            "creationTimestamp": "2026-11-29T12:00:00Z",
+            "labels": {
+                "modelplane.io/modelservice": "chat",
+                "modelplane.io/fetch": model_key(cached_modelservice()),
+            },
+        },
+        "status": {"phase": phase, "containerStatuses": [{"name": "fetch", "state": terminated}]},
+    }
+
+
+def test_cached_model_downloads_first_and_serves_after() -> None:
+    ms = cached_modelservice()
+    first = plan(ms, Observed(gpu_products=None), CONFIG, NOW)
+    kinds = sorted(type(a.obj).__name__ for a in first.actions if isinstance(a, Apply))
+    assert kinds == ["Job", "PersistentVolumeClaim", "Service", "Service"]  # no Deployment yet
+    status = dict(first.status_patch or {})
+    assert cond(status, "Ready")["reason"] == "ModelDownloading"
+    assert cond(status, "ModelCached")["reason"] == "Downloading"
+    assert first.requeue_after is not None
+
+    running = Observed(jobs=[job()], fetch_progress="1.2 GiB / 15 GiB, 80 MiB/s, ETA 3m")
+    status = dict(plan(ms, running, CONFIG, NOW).status_patch or {})
+    assert status["model"]["progress"] == "1.2 GiB / 15 GiB, 80 MiB/s, ETA 3m"
+
+    identity = '{"uri": "hf://org/model@main", "resolved": "0123abc", "bytes": 4096, "files": 3}'
+    done = Observed(jobs=[job(succeeded=True)], pods=[fetch_pod("Succeeded", identity)])
+    decision = plan(ms, done, CONFIG, NOW)
+    deployments = [
+        a.obj for a in decision.actions if isinstance(a, Apply) and isinstance(a.obj, Deployment)
+    ]
+    assert len(deployments) == 1
+    volumes = {v.name: v for v in deployments[0].spec.template.spec.volumes}
+    assert volumes["models-cache"].persistentVolumeClaim.claimName == "chat-model-cache"
+    status = dict(decision.status_patch or {})
+    assert status["model"] == {
+        "uri": "hf://org/model@main",
+        "resolved": "0123abc",
+        "bytes": 4096,
+        "files": 3,
+    }
+    assert cond(status, "ModelCached")["status"] == "True"
+    assert decision.requeue_after is None
+
+
+def test_download_failure_says_why_and_keeps_retrying() -> None:
+    ms = cached_modelservice()
+    cause = "ModelDownloadFailed: unauthorized (HTTP 401) for hf://org/model@main"
+    observed = Observed(jobs=[job(failed=1)], pods=[fetch_pod("Failed", f"some log\n{cause}")])
+    decision = plan(ms, observed, CONFIG, NOW)
+    ready = cond(dict(decision.status_patch or {}), "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "ModelDownloadFailed")
+    assert "unauthorized (HTTP 401)" in ready["message"] and "retrying" in ready["message"]
+    assert not any(isinstance(a, Apply) and isinstance(a.obj, Deployment) for a in decision.actions)
+    assert [e.reason for e in decision.events if e.type == "Warning"] == ["ModelDownloadFailed"]
+
+    gave_up = Observed(jobs=[job(failed=7, gave_up=True)], pods=[fetch_pod("Failed", cause)])
+    ready = cond(dict(plan(ms, gave_up, CONFIG, NOW).status_patch or {}), "Ready")
+    assert "gave up after 7 attempts" in ready["message"]

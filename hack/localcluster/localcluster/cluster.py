@@ -427,6 +427,7 @@ class Cluster:
 
     def _create_kwok_nodes(self) -> None:
         api = self.admin_api()
+        api.create("/apis/storage.k8s.io/v1/storageclasses", fleet.STORAGE_CLASS)
         for pool in self.fleet.pools:
             for name in pool.node_names():
                 api.create("/api/v1/nodes", fleet.kwok_node(pool, name))

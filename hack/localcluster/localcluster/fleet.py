@@ -14,6 +14,18 @@ GPU_RESOURCE = "nvidia.com/gpu"
 LOCAL_NODE_TAINT = {"key": "modelplane.io/local", "value": "true", "effect": "NoSchedule"}
 LOCAL_NODE_LABEL = ("modelplane.io/node-kind", "local")
 KWOK_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
+# The default StorageClass: KWOK's volume stages provision and bind its claims.
+STORAGE_CLASS = {
+    "apiVersion": "storage.k8s.io/v1",
+    "kind": "StorageClass",
+    "metadata": {
+        "name": "kwok-volume",
+        "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+    },
+    "provisioner": "kwok.x-k8s.io/volume",
+    "reclaimPolicy": "Delete",
+    "volumeBindingMode": "Immediate",
+}
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,20 @@ ENV_SOURCE_RULE: Final[Rule] = {
     "message": "spec.runtime.env[].valueFrom: set exactly one of secretKeyRef or configMapKeyRef",
 }
 
+CACHE_SOURCE_RULE: Final[Rule] = {
+    "rule": "has(self.size) != has(self.claimName)",
+    "message": (
+        "spec.model.cache: set exactly one of size (create a claim) or claimName "
+        "(use an existing one)"
+    ),
+}
+CACHE_NEEDS_REMOTE_RULE: Final[Rule] = {
+    "rule": "!has(self.cache) || self.uri.startsWith('hf://') || self.uri.startsWith('s3://')",
+    "message": (
+        "spec.model.cache: only hf:// and s3:// models are downloaded; pvc:// and file:// "
+        "are already local, remove spec.model.cache"
+    ),
+}
 POD_LABELS_RULE: Final[Rule] = {
     "rule": ("self.all(k, !k.startsWith('modelplane.io/') && k != 'app.kubernetes.io/managed-by')"),
     "message": (

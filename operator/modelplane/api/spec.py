@@ -24,8 +24,51 @@ def _valid_uri(uri: str) -> str:
     return uri
 
 
+class ModelCache(WireModel):
+    """A volume that holds downloaded weights, filled once before serving pods start."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules.validations(rules.CACHE_SOURCE_RULE),
+    )
+
+    size: Quantity | None = Field(
+        default=None,
+        description=(
+            "Create a PersistentVolumeClaim <name>-model-cache of this size, owned by the "
+            "ModelService (deleted with it). Set either size or claimName."
+        ),
+    )
+    storage_class_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        description="StorageClass of the created claim (default: the cluster's default class).",
+    )
+    access_mode: Literal["ReadWriteMany", "ReadWriteOnce"] = Field(
+        default="ReadWriteMany",
+        description=(
+            "Access mode of the created claim. ReadWriteMany lets replicas on different "
+            "nodes share it; ReadWriteOnce keeps them on one node."
+        ),
+    )
+    claim_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description=(
+            "Use this existing claim instead, e.g. one shared by several ModelServices: "
+            "weights are stored by their resolved revision, so each is downloaded once."
+        ),
+    )
+
+
 class ModelSpec(WireModel):
     """The model to serve and the name clients ask for."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules.validations(rules.CACHE_NEEDS_REMOTE_RULE),
+    )
 
     uri: Annotated[str, AfterValidator(_valid_uri)] = Field(
         min_length=1,
@@ -45,6 +88,27 @@ class ModelSpec(WireModel):
         description=(
             "The model name clients put in OpenAI requests (the `model` field). "
             "Defaults to the ModelService's name."
+        ),
+    )
+
+    credentials_secret: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description=(
+            "A Secret of this namespace whose keys become the downloader's environment: "
+            "HF_TOKEN (and HF_ENDPOINT) for hf://, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+            "AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL for s3://. Only referenced: "
+            "values never appear in the pod spec, status, events or logs."
+        ),
+    )
+    cache: ModelCache | None = Field(
+        default=None,
+        description=(
+            "Download the weights once into a volume (a prefetch Job) before serving pods "
+            "start, instead of once per pod. Progress and the resolved revision show in "
+            "status.model and the ModelCached condition."
         ),
     )
 

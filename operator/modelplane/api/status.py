@@ -11,7 +11,8 @@ from modelplane.api._base import WireModel
 READY: Final = "Ready"
 PROGRESSING: Final = "Progressing"
 DEGRADED: Final = "Degraded"
-CONDITION_TYPES: Final = (READY, PROGRESSING, DEGRADED)
+MODEL_CACHED: Final = "ModelCached"
+CONDITION_TYPES: Final = (READY, PROGRESSING, DEGRADED, MODEL_CACHED)
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
@@ -46,6 +47,27 @@ class Condition(WireModel):
         default=None,
         ge=0,
         description="The metadata.generation this condition was computed from.",
+    )
+
+
+class ModelStatus(WireModel):
+    """What the weights resolved to, as the downloader found them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    uri: str = Field(max_length=2048, description="The spec.model.uri this describes.")
+    resolved: str | None = Field(
+        default=None,
+        max_length=256,
+        description="The exact weights: the Hugging Face commit SHA, or a digest of the "
+        "S3 objects' ETags.",
+    )
+    bytes: int | None = Field(default=None, ge=0, description="Size of the downloaded files.")
+    files: int | None = Field(default=None, ge=0, description="Number of downloaded files.")
+    progress: str | None = Field(
+        default=None,
+        max_length=512,
+        description="While downloading: bytes done/total, rate and ETA, as the downloader logs it.",
     )
 
 
@@ -84,6 +106,10 @@ class ModelServiceStatus(WireModel):
         default=None,
         max_length=512,
         description="In-cluster OpenAI base URL, http://<name>.<namespace>.svc:8000/v1.",
+    )
+    model: ModelStatus | None = Field(
+        default=None,
+        description="The model's resolved identity (with spec.model.cache), or download progress.",
     )
     revision: str | None = Field(
         default=None,

@@ -1,5 +1,6 @@
 """Pure builders: a parsed ModelService in, typed lightkube objects out."""
 
+from modelplane.builders.cache import build_cache_claim, build_fetch_job, fetch_job_name
 from modelplane.builders.deployment import build_deployment
 from modelplane.builders.labels import pod_selector, revision_labels, selector_labels
 from modelplane.builders.naming import (
@@ -10,15 +11,18 @@ from modelplane.builders.naming import (
     template_hash,
 )
 from modelplane.builders.service import build_revision_service, build_service, endpoint_url
-from modelplane.builders.vllm_args import model_args, vllm_args
+from modelplane.builders.vllm_args import launcher_args, vllm_args
 
 __all__ = [
+    "build_cache_claim",
     "build_deployment",
+    "build_fetch_job",
     "build_revision_service",
     "build_service",
     "child_name",
     "endpoint_url",
-    "model_args",
+    "fetch_job_name",
+    "launcher_args",
     "pod_selector",
     "revision_labels",
     "runtime_image",

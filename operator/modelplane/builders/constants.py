@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Final
 
 CONTAINER_NAME: Final = "vllm"
-VLLM_COMMAND: Final = ("python3", "-m", "vllm.entrypoints.openai.api_server")
+# The runtime image's launcher: resolves the model URI to a local directory
+# (downloading into the cache volume when needed), then execs the vLLM
+# OpenAI server with the arguments after `--`, keeping its PID.
+LAUNCHER_SERVE: Final = ("modelplane-runtime", "serve")
+LAUNCHER_FETCH: Final = ("modelplane-runtime", "fetch")
 VLLM_HOST: Final = "0.0.0.0"
 
 # Drain: on deletion the pod leaves the endpoints while preStop sleeps (so
@@ -49,3 +53,10 @@ SHM_PATH: Final = "/dev/shm"
 CACHE_VOLUME: Final = "models-cache"
 TMP_VOLUME: Final = "tmp"
 MODEL_VOLUME: Final = "model"
+
+# The prefetch Job: the Job controller's own back-off (10 s doubling to 6 min)
+# retries a failed download without a crash-loop storm.
+FETCH_CONTAINER_NAME: Final = "fetch"
+FETCH_BACKOFF_LIMIT: Final = 6
+FETCH_DEADLINE_SECONDS: Final = 6 * 3600
+CACHE_CLAIM_SUFFIX: Final = "model-cache"

@@ -15,7 +15,7 @@ from modelplane.builders import pod
 from modelplane.builders.labels import revision_labels
 from modelplane.builders.meta import child_meta
 from modelplane.builders.naming import child_name, runtime_image
-from modelplane.builders.vllm_args import vllm_args
+from modelplane.builders.vllm_args import launcher_args
 
 
 def build_container(ms: ModelService, config: OperatorConfig) -> k.Container:
@@ -24,10 +24,11 @@ def build_container(ms: ModelService, config: OperatorConfig) -> k.Container:
     return k.Container(
         name=c.CONTAINER_NAME,
         image=runtime_image(ms, config),
-        command=list(c.VLLM_COMMAND),
-        args=vllm_args(ms),
+        command=list(c.LAUNCHER_SERVE),
+        args=launcher_args(ms),
         ports=[k.ContainerPort(name=SERVING_PORT_NAME, containerPort=SERVING_PORT, protocol="TCP")],
         env=pod.env(ms.spec.runtime),
+        envFrom=pod.credentials(ms.spec.model),
         resources=pod.resources(ms.spec.resources),
         volumeMounts=pod.volume_mounts(source),
         startupProbe=pod.startup_probe(),
@@ -50,7 +51,7 @@ def build_pod_spec(ms: ModelService, config: OperatorConfig) -> k.PodSpec:
     resources = ms.spec.resources
     return k.PodSpec(
         containers=[build_container(ms, config)],
-        volumes=pod.volumes(resources, ms.spec.model.source()),
+        volumes=pod.volumes(resources, ms.spec.model.source(), pod.cache_claim(ms)),
         nodeSelector=pod.node_selector(resources),
         tolerations=pod.tolerations(resources),
         securityContext=pod.pod_security(),

@@ -6,6 +6,7 @@ from lightkube.models import core_v1 as k
 
 from modelplane.api import spec as api
 from modelplane.api.constants import INJECTED_ENV, MODELS_CACHE_PATH, SERVING_PORT_NAME, TMP_PATH
+from modelplane.api.resource import ModelService
 from modelplane.api.uri import ModelSource, PVCSource
 from modelplane.builders import constants as c
 from modelplane.builders.vllm_args import pvc_mount_path
@@ -79,14 +80,41 @@ def tolerations(spec: api.ResourcesSpec) -> list[k.Toleration] | None:
     return result or None
 
 
-def volumes(spec: api.ResourcesSpec, source: ModelSource) -> list[k.Volume]:
-    """Writable scratch (shm, model cache, /tmp) and, for pvc://, the model's claim."""
+def credentials(model: api.ModelSpec) -> list[k.EnvFromSource] | None:
+    """The download credentials, by reference only: values never enter the pod spec."""
+    if model.credentials_secret is None:
+        return None
+    return [k.EnvFromSource(secretRef=k.SecretEnvSource(name=model.credentials_secret))]
+
+
+def cache_claim(ms: ModelService) -> str | None:
+    """The claim holding downloaded weights, when spec.model.cache is set."""
+    cache = ms.spec.model.cache
+    if cache is None:
+        return None
+    return cache.claim_name or f"{ms.metadata.name}-{c.CACHE_CLAIM_SUFFIX}"
+
+
+def cache_volume(claim: str | None) -> k.Volume:
+    """The launcher's cache: the shared claim, else a per-pod scratch directory."""
+    if claim is None:
+        return k.Volume(name=c.CACHE_VOLUME, emptyDir=k.EmptyDirVolumeSource())
+    return k.Volume(
+        name=c.CACHE_VOLUME,
+        persistentVolumeClaim=k.PersistentVolumeClaimVolumeSource(claimName=claim),
+    )
+
+
+def volumes(
+    spec: api.ResourcesSpec, source: ModelSource, claim: str | None = None
+) -> list[k.Volume]:
+    """Scratch (shm, /tmp), the model cache and, for pvc://, the model's claim."""
     result = [
         k.Volume(
             name=c.SHM_VOLUME,
             emptyDir=k.EmptyDirVolumeSource(medium="Memory", sizeLimit=spec.shm_size),
         ),
-        k.Volume(name=c.CACHE_VOLUME, emptyDir=k.EmptyDirVolumeSource()),
+        cache_volume(claim),
         k.Volume(name=c.TMP_VOLUME, emptyDir=k.EmptyDirVolumeSource()),
     ]
     if isinstance(source, PVCSource):

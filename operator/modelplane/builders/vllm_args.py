@@ -1,14 +1,16 @@
-"""The vLLM OpenAI server's command line, built from the spec.
+"""The serving container's command line: the launcher's own flags, then the
+vLLM OpenAI server's, built from the spec.
 
-Until the runtime launcher fetches models itself, each URI scheme maps onto
-what vLLM reads natively (see `model_args`).
+The launcher turns the model URI into a local directory and passes it to
+vLLM as --model (and --served-model-name is ours), so every URI scheme is
+served the same way and the weights can come from a shared cache.
 """
 
 from __future__ import annotations
 
-from modelplane.api.constants import PVC_MODELS_ROOT, SERVING_PORT
+from modelplane.api.constants import MODELS_CACHE_PATH, PVC_MODELS_ROOT, SERVING_PORT
 from modelplane.api.resource import ModelService
-from modelplane.api.uri import FileSource, HuggingFaceSource, ModelSource, PVCSource, S3Source
+from modelplane.api.uri import PVCSource
 from modelplane.builders.constants import VLLM_HOST, VLLM_SHUTDOWN_TIMEOUT_SECONDS
 from modelplane.builders.naming import served_name
 
@@ -18,31 +20,10 @@ def pvc_mount_path(source: PVCSource) -> str:
     return f"{PVC_MODELS_ROOT}/{source.claim}"
 
 
-def model_args(source: ModelSource) -> list[str]:
-    """--model (and --revision / --load-format) for one model source.
-
-    hf://org/name@rev -> --model org/name --revision rev (vLLM downloads to HF_HOME);
-    s3://bucket/prefix -> --model s3://bucket/prefix --load-format runai_streamer;
-    pvc://claim/path  -> --model /models/<claim>/<path> (the claim mounted read-only);
-    file:///path      -> --model /path (already visible in the pod).
-    """
-    match source:
-        case HuggingFaceSource(repo=repo, revision=revision):
-            return ["--model", repo, *(["--revision", revision] if revision else [])]
-        case S3Source(uri=uri):
-            return ["--model", uri, "--load-format", "runai_streamer"]
-        case PVCSource(path=path):
-            root = pvc_mount_path(source)
-            return ["--model", f"{root}/{path}" if path else root]
-        case FileSource(path=path):
-            return ["--model", path]
-
-
 def vllm_args(ms: ModelService) -> list[str]:
-    """Every argument after the command: operator-owned flags first, extraArgs last."""
+    """vLLM's arguments: operator-owned flags first, extraArgs last."""
     runtime = ms.spec.runtime
     args = [
-        *model_args(ms.spec.model.source()),
         "--served-model-name",
         served_name(ms),
         "--host",
@@ -65,3 +46,15 @@ def vllm_args(ms: ModelService) -> list[str]:
         *runtime.extra_args,
     ]
     return args
+
+
+def launcher_args(ms: ModelService) -> list[str]:
+    """Arguments of `modelplane-runtime serve`: the model, the cache, then vLLM's."""
+    return [
+        "--model-uri",
+        ms.spec.model.uri,
+        "--cache-dir",
+        MODELS_CACHE_PATH,
+        "--",
+        *vllm_args(ms),
+    ]

@@ -15,6 +15,17 @@ Obj = Mapping[str, Any]
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 
 
+def slim(kind: str, obj: Obj) -> Obj:
+    """Drop what reconcile never reads: managedFields everywhere, and a pod's spec.
+
+    At a thousand ModelServices these are most of the operator's memory.
+    """
+    meta = {k: v for k, v in obj["metadata"].items() if k != "managedFields"}
+    if kind == "pods":
+        return {"metadata": meta, "status": obj.get("status") or {}}
+    return {**obj, "metadata": meta}
+
+
 def key_of(obj: Obj) -> Key:
     meta = obj["metadata"]
     return meta.get("namespace", ""), meta["name"]
@@ -42,7 +53,7 @@ class Cache:
             for kind in self.children.values():
                 kind.pop(key, None)
         else:
-            self.modelservices[key] = obj
+            self.modelservices[key] = slim("modelservices", obj)
         return key
 
     def put_child(self, kind: str, obj: Obj, deleted: bool, if_absent: bool = False) -> Key | None:
@@ -59,7 +70,7 @@ class Cache:
             if not by_name:
                 self.children[kind].pop(owner, None)
         else:
-            by_name[name] = obj
+            by_name[name] = slim(kind, obj)
         return owner
 
     def children_of(self, kind: str, key: Key) -> list[Obj]:

@@ -15,21 +15,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lightkube.core.exceptions import ApiError
-from lightkube.resources.apps_v1 import Deployment
 
 from modelplane.api.config import OperatorConfig
 from modelplane.api.errors import SpecError
 from modelplane.api.resource import ModelService
-from modelplane.controller.cache import Cache, Key
+from modelplane.builders.cache import FETCH_LABEL
+from modelplane.controller.cache import Cache, Key, Obj
 from modelplane.controller.queue import WorkQueue
-from modelplane.k8s.client import Kube
+from modelplane.k8s.client import Kube, kind_of
 from modelplane.reconcile import Apply, Delete, Observed, plan
 from modelplane.reconcile.checks import referenced_secrets
 from modelplane.reconcile.plan import invalid_status
 
 log = logging.getLogger(__name__)
 
-KINDS = ("deployments", "services", "pods")
+KINDS = ("deployments", "services", "jobs", "persistentvolumeclaims", "pods")
 
 
 class Controller:
@@ -132,16 +132,22 @@ class Controller:
                 await self.kube.post_event(namespace, name, body["metadata"].get("uid"), event)
             return
 
+        pods = self.cache.children_of("pods", key)
         observed = Observed(
             deployments=self.cache.children_of("deployments", key),
             services=self.cache.children_of("services", key),
-            pods=self.cache.children_of("pods", key),
+            pods=pods,
+            jobs=self.cache.children_of("jobs", key),
+            claims=self.cache.children_of("persistentvolumeclaims", key),
+            fetch_progress=await self._download_progress(namespace, pods),
             gpu_products=self.cache.gpu_products(),
             missing_secrets=await self.kube.missing_secrets(namespace, referenced_secrets(ms)),
         )
         decision = plan(ms, observed, self.config, now)
         # Children do not depend on each other: apply them side by side.
         await asyncio.gather(*(self._act(action, namespace) for action in decision.actions))
+        if decision.requeue_after is not None:
+            self.queue.add_after(key, decision.requeue_after)
         if decision.status_patch is not None:
             await self.kube.patch_status(namespace, name, dict(decision.status_patch))
             self._remember_status(key, body, decision.status_patch)
@@ -157,12 +163,19 @@ class Controller:
                 "; status updated" if decision.status_patch else "",
             )
 
+    async def _download_progress(self, namespace: str, pods: list[Obj]) -> str | None:
+        """The running download pod's last log line (one read, only while downloading)."""
+        for pod in pods:
+            labels = pod["metadata"].get("labels") or {}
+            if FETCH_LABEL in labels and (pod.get("status") or {}).get("phase") == "Running":
+                return await self.kube.log_tail(namespace, pod["metadata"]["name"])
+        return None
+
     async def _act(self, action: Apply | Delete, namespace: str) -> None:
         if isinstance(action, Apply):
             applied = await self.kube.apply(action.obj)
             # Keep the cache ahead of the watch so the next pass sees our write.
-            kind = "deployments" if isinstance(applied, Deployment) else "services"
-            self.cache.put_child(kind, applied.to_dict(), deleted=False)
+            self.cache.put_child(kind_of(applied), applied.to_dict(), deleted=False)
         else:
             await self.kube.delete(action.kind, action.name, namespace)
 

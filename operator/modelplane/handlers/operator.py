@@ -39,6 +39,8 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
     for group, version, plural in (
         ("apps", "v1", "deployments"),
         ("", "v1", "services"),
+        ("batch", "v1", "jobs"),
+        ("", "v1", "persistentvolumeclaims"),
         ("", "v1", "pods"),
     ):
 

@@ -18,8 +18,9 @@ from lightkube.core.exceptions import ApiError
 from lightkube.models.core_v1 import EventSource, ObjectReference
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Event, Node, Pod, Secret, Service
-from lightkube.types import PatchType
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import Event, Node, PersistentVolumeClaim, Pod, Secret, Service
+from lightkube.types import CascadeType, PatchType
 
 from modelplane.api.constants import API_VERSION, FIELD_MANAGER, KIND, LABEL_MANAGED_BY, MANAGED_BY
 from modelplane.k8s.resources import ModelServiceResource
@@ -27,12 +28,19 @@ from modelplane.reconcile import EventSpec
 
 log = logging.getLogger(__name__)
 
-Child = Deployment | Service
-OWNED_KINDS: dict[str, type[Deployment] | type[Service] | type[Pod]] = {
+Child = Deployment | Service | Job | PersistentVolumeClaim
+OWNED_KINDS: dict[str, type[Child] | type[Pod]] = {
     "deployments": Deployment,
     "services": Service,
+    "jobs": Job,
+    "persistentvolumeclaims": PersistentVolumeClaim,
     "pods": Pod,
 }
+
+
+def kind_of(obj: Child) -> str:
+    """The cache's name for an object's kind (its plural)."""
+    return next(k for k, cls in OWNED_KINDS.items() if isinstance(obj, cls))
 
 
 class Kube:
@@ -57,7 +65,10 @@ class Kube:
         async with self.limit:
             self.writes["delete"] += 1
             try:
-                await self.client.delete(kind, name, namespace=namespace)
+                # Background: a Job's pods go with it (the API's default orphans them).
+                await self.client.delete(
+                    kind, name, namespace=namespace, cascade=CascadeType.BACKGROUND
+                )
             except ApiError as err:
                 if err.status.code != 404:
                     raise
@@ -112,6 +123,17 @@ class Kube:
                 )
                 found.extend([obj.to_dict() async for obj in listing])
         return found
+
+    async def log_tail(self, namespace: str, pod: str) -> str | None:
+        """The last line a pod logged (a download's progress), or None."""
+        async with self.limit:
+            try:
+                lines = [
+                    line async for line in self.client.log(pod, namespace=namespace, tail_lines=1)
+                ]
+            except ApiError:
+                return None
+        return lines[-1].strip()[:500] if lines else None
 
     async def list_nodes(self) -> list[dict[str, Any]]:
         async with self.limit:

@@ -19,6 +19,10 @@ class Observed:
     deployments: Sequence[Obj] = ()
     services: Sequence[Obj] = ()
     pods: Sequence[Obj] = ()
+    jobs: Sequence[Obj] = ()
+    claims: Sequence[Obj] = ()
+    # The running download's last progress line (read from its log), if any.
+    fetch_progress: str | None = None
     # GPU products some node offers (nvidia.com/gpu.product labels); None when
     # the operator cannot see nodes, in which case the check is skipped.
     gpu_products: frozenset[str] | None = None
@@ -30,6 +34,15 @@ class Observed:
 
     def service(self, name: str) -> Obj | None:
         return next((s for s in self.services if s["metadata"]["name"] == name), None)
+
+    def job(self, name: str) -> Obj | None:
+        return next((j for j in self.jobs if j["metadata"]["name"] == name), None)
+
+    def claim(self, name: str) -> Obj | None:
+        return next((c for c in self.claims if c["metadata"]["name"] == name), None)
+
+    def labelled(self, objs: Sequence[Obj], key: str, value: str) -> list[Obj]:
+        return [o for o in objs if (o["metadata"].get("labels") or {}).get(key) == value]
 
     def pods_of(self, revision: str, revision_label: str) -> list[Obj]:
         return [

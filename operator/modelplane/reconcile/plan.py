@@ -14,39 +14,47 @@ from datetime import datetime
 from typing import Any, Literal
 
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Service
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import PersistentVolumeClaim, Service
 
 from modelplane.api.config import OperatorConfig
 from modelplane.api.constants import LABEL_REVISION
 from modelplane.api.resource import ModelService
-from modelplane.api.status import DEGRADED, PROGRESSING, READY, ModelServiceStatus
+from modelplane.api.status import DEGRADED, MODEL_CACHED, PROGRESSING, READY, ModelServiceStatus
 from modelplane.builders import (
+    build_cache_claim,
     build_deployment,
+    build_fetch_job,
     build_revision_service,
     build_service,
     child_name,
     endpoint_url,
+    fetch_job_name,
     pod_selector,
     template_hash,
 )
+from modelplane.builders.cache import FETCH_LABEL, model_key
 from modelplane.reconcile import health
 from modelplane.reconcile.checks import spec_problems
 from modelplane.reconcile.conditions import Verdict, merge
 from modelplane.reconcile.diff import contains
+from modelplane.reconcile.fetch import FetchState, fetch_state
 from modelplane.reconcile.observed import Obj, Observed
+
+Child = Deployment | Service | Job | PersistentVolumeClaim
 
 
 @dataclass(frozen=True)
 class Apply:
     """Server-side apply of a child we own."""
 
-    obj: Deployment | Service
+    obj: Child
     reason: str
 
 
 @dataclass(frozen=True)
 class Delete:
-    kind: type[Deployment] | type[Service]
+    kind: type[Deployment] | type[Service] | type[Job]
     name: str
     reason: str
 
@@ -67,10 +75,37 @@ class Plan:
     # A merge patch for .status, or None when the status is already right.
     status_patch: Mapping[str, Any] | None = None
     events: tuple[EventSpec, ...] = ()
+    # Look again this soon even without events (a download's progress).
+    requeue_after: float | None = None
 
 
 def _revision(obj: Obj) -> str:
     return str(obj["metadata"].get("labels", {}).get(LABEL_REVISION, ""))
+
+
+def _seen(observed: Observed, obj: Child) -> Obj | None:
+    assert obj.metadata is not None and obj.metadata.name is not None
+    name = obj.metadata.name
+    if isinstance(obj, Deployment):
+        return observed.deployment(name)
+    if isinstance(obj, Job):
+        return observed.job(name)
+    if isinstance(obj, PersistentVolumeClaim):
+        return observed.claim(name)
+    return observed.service(name)
+
+
+def _fetch(ms: ModelService, observed: Observed) -> FetchState | None:
+    """The download's state when spec.model.cache is set."""
+    if ms.spec.model.cache is None:
+        return None
+    key = model_key(ms)
+    return fetch_state(
+        ms.spec.model.uri,
+        observed.job(fetch_job_name(ms)),
+        observed.labelled(observed.pods, FETCH_LABEL, key),
+        observed.fetch_progress,
+    )
 
 
 def plan(ms: ModelService, observed: Observed, config: OperatorConfig, now: datetime) -> Plan:
@@ -81,45 +116,28 @@ def plan(ms: ModelService, observed: Observed, config: OperatorConfig, now: date
     desired = ms.spec.replicas
     actions: list[Action] = []
     events: list[EventSpec] = []
+    fetch = _fetch(ms, observed)
 
     if not problems:
-        wanted: list[Deployment | Service] = [
-            build_service(ms),
-            build_revision_service(ms, revision),
-            build_deployment(ms, config, revision, desired),
-        ]
-        for obj in wanted:
-            assert obj.metadata is not None and obj.metadata.name is not None
-            seen = (
-                observed.deployment(obj.metadata.name)
-                if isinstance(obj, Deployment)
-                else observed.service(obj.metadata.name)
-            )
+        wanted: list[Child | None] = [build_service(ms), build_revision_service(ms, revision)]
+        if fetch is not None:
+            wanted += [build_cache_claim(ms), build_fetch_job(ms, config)]
+        # With a cache, a revision's pods start only once its weights are there.
+        if fetch is None or fetch.phase == "done":
+            wanted.append(build_deployment(ms, config, revision, desired))
+        for obj in [o for o in wanted if o is not None]:
+            seen = _seen(observed, obj)
             if seen is not None and contains(seen, obj.to_dict()):
                 continue
             actions.append(Apply(obj, "create" if seen is None else "update"))
             if isinstance(obj, Deployment):
-                if seen is None:
-                    events.append(
-                        EventSpec(
-                            "Normal",
-                            "RevisionCreated",
-                            f"revision {revision} created for {ms.spec.model.uri} "
-                            f"with {desired} replicas",
-                        )
-                    )
-                elif (seen.get("spec") or {}).get("replicas") != desired:
-                    events.append(
-                        EventSpec(
-                            "Normal",
-                            "Scaled",
-                            f"revision {revision}: replicas "
-                            f"{seen['spec'].get('replicas')} -> {desired}",
-                        )
-                    )
+                events += _deployment_events(ms, revision, seen)
 
         live = {_revision(d) for d in observed.deployments} | {revision}
-        if health.ready_replicas(observed.deployment(current)) >= desired:
+        if (
+            observed.deployment(current)
+            and health.ready_replicas(observed.deployment(current)) >= desired
+        ):
             for d in observed.deployments:
                 if _revision(d) != revision:
                     actions.append(Delete(Deployment, d["metadata"]["name"], "superseded"))
@@ -132,12 +150,16 @@ def plan(ms: ModelService, observed: Observed, config: OperatorConfig, now: date
                     )
                 )
             live = {revision}
-        for s in observed.services:
-            rev = _revision(s)
+            current_job = fetch_job_name(ms) if fetch is not None else None
+            for job in observed.jobs:
+                if job["metadata"]["name"] != current_job:
+                    actions.append(Delete(Job, job["metadata"]["name"], "model no longer served"))
+        for svc in observed.services:
+            rev = _revision(svc)
             if rev and rev not in live:
-                actions.append(Delete(Service, s["metadata"]["name"], "revision gone"))
+                actions.append(Delete(Service, svc["metadata"]["name"], "revision gone"))
 
-    verdicts = _verdicts(ms, observed, revision, problems)
+    verdicts = _verdicts(ms, observed, revision, problems, fetch)
     status = ModelServiceStatus(
         observed_generation=ms.metadata.generation,
         replicas=sum(health.replicas(d) for d in observed.deployments),
@@ -145,14 +167,41 @@ def plan(ms: ModelService, observed: Observed, config: OperatorConfig, now: date
         selector=pod_selector(ms),
         conditions=merge(ms.status.conditions, verdicts, now, ms.metadata.generation),
         endpoint=endpoint_url(ms),
+        model=fetch.model if fetch is not None else None,
         revision=revision,
     )
     events += _transition_events(ms.status, status)
-    return Plan(tuple(actions), status_patch(ms.status, status), tuple(events))
+    downloading = fetch is not None and fetch.phase in ("pending", "running", "retrying")
+    return Plan(
+        tuple(actions),
+        status_patch(ms.status, status),
+        tuple(events),
+        requeue_after=DOWNLOAD_POLL_SECONDS if downloading else None,
+    )
+
+
+DOWNLOAD_POLL_SECONDS = 5.0
+
+
+def _deployment_events(ms: ModelService, revision: str, seen: Obj | None) -> list[EventSpec]:
+    desired = ms.spec.replicas
+    if seen is None:
+        message = f"revision {revision} created for {ms.spec.model.uri} with {desired} replicas"
+        return [EventSpec("Normal", "RevisionCreated", message)]
+    before = (seen.get("spec") or {}).get("replicas")
+    if before != desired:
+        return [
+            EventSpec("Normal", "Scaled", f"revision {revision}: replicas {before} -> {desired}")
+        ]
+    return []
 
 
 def _verdicts(
-    ms: ModelService, observed: Observed, revision: str, problems: Sequence[tuple[str, str]]
+    ms: ModelService,
+    observed: Observed,
+    revision: str,
+    problems: Sequence[tuple[str, str]],
+    fetch: FetchState | None = None,
 ) -> list[Verdict]:
     desired = ms.spec.replicas
     current = observed.deployment(child_name(ms, revision))
@@ -160,7 +209,9 @@ def _verdicts(
     ready = sum(health.ready_replicas(d) for d in observed.deployments)
     new_ready = health.ready_replicas(current)
     others = sorted({_revision(d) for d in observed.deployments} - {revision})
-    failing = health.failing(observed.pods)
+    serving_pods = [p for p in observed.pods if _revision(p)]  # not the download Job's
+    failing = health.failing(serving_pods)
+    fetch_failed = fetch is not None and fetch.phase in ("retrying", "failed")
 
     if problems:
         message = "; ".join(f"{path}: {msg}" for path, msg in problems)
@@ -171,6 +222,9 @@ def _verdicts(
             if desired == 0
             else Verdict(READY, "True", "ReplicasReady", f"{ready}/{desired} replicas ready")
         )
+    elif fetch is not None and fetch.phase != "done":
+        reason = "ModelDownloadFailed" if fetch_failed else "ModelDownloading"
+        ready_v = Verdict(READY, "False", reason, fetch.message)
     elif problem := health.unschedulable(current_pods):
         ready_v = Verdict(READY, "False", problem.reason, problem.message)
     elif failing is not None:
@@ -202,28 +256,47 @@ def _verdicts(
         if failing is not None
         else Verdict(DEGRADED, "False", "AsExpected", "")
     )
-    return [ready_v, progressing, degraded]
+    verdicts = [ready_v, progressing, degraded]
+    if fetch is not None:
+        if fetch.phase == "done":
+            verdicts.append(Verdict(MODEL_CACHED, "True", "Cached", fetch.message))
+        else:
+            reason = "ModelDownloadFailed" if fetch_failed else "Downloading"
+            verdicts.append(Verdict(MODEL_CACHED, "False", reason, fetch.message))
+    return verdicts
+
+
+# Ready=False reasons that are part of normal progress, not news.
+_ROUTINE = frozenset({"ReplicasNotReady", "ScaledToZero", "ModelDownloading"})
 
 
 def _transition_events(before: ModelServiceStatus, after: ModelServiceStatus) -> list[EventSpec]:
-    """One event per condition that changed status or reason: the decision log."""
+    """Events for what a human must know: a problem appears, or serving (re)starts.
+
+    Decisions (revision created, scaled, retired) have their own events;
+    routine progress (replicas starting, a rollout's Progressing condition)
+    does not get one, so a thousand ModelServices do not flood the cluster.
+    """
     events = []
     for cond in after.conditions:
         old = before.condition(cond.type)
         if old is not None and (old.status, old.reason) == (cond.status, cond.reason):
             continue
-        bad = (cond.type == READY and cond.status == "False") or (
-            cond.type == DEGRADED and cond.status == "True"
-        )
-        if old is None and not bad:
-            continue  # the first good verdict is no news
-        events.append(
-            EventSpec(
-                "Warning" if bad else "Normal",
-                cond.reason,
-                f"{cond.type}={cond.status}: {cond.message}",
+        problem = (
+            cond.type == READY and cond.status == "False" and cond.reason not in _ROUTINE
+        ) or (cond.type == DEGRADED and cond.status == "True")
+        if problem:
+            events.append(
+                EventSpec(
+                    "Warning",
+                    cond.reason,
+                    f"{cond.type}=False: {cond.message}"
+                    if cond.type == READY
+                    else f"{cond.type}: {cond.message}",
+                )
             )
-        )
+        elif cond.type == READY and cond.status == "True":
+            events.append(EventSpec("Normal", "Ready", cond.message))
     return events
 
 
