@@ -15,14 +15,39 @@ Obj = Mapping[str, Any]
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 
 
-def slim(kind: str, obj: Obj) -> Obj:
-    """Drop what reconcile never reads: managedFields everywhere, and a pod's spec.
+_POD_META = ("name", "namespace", "labels", "creationTimestamp", "deletionTimestamp")
+_CONDITION_KEYS = ("type", "status", "reason", "message")
 
-    At a thousand ModelServices these are most of the operator's memory.
+
+def _pod_status(status: Obj) -> dict[str, Any]:
+    """What reconcile reads of a pod's status, without the timestamps that churn."""
+    return {
+        "phase": status.get("phase"),
+        "conditions": [
+            {k: c.get(k) for k in _CONDITION_KEYS} for c in status.get("conditions") or []
+        ],
+        **{
+            field: [
+                {k: cs.get(k) for k in ("name", "ready", "restartCount", "state", "lastState")}
+                for cs in status.get(field) or []
+            ]
+            for field in ("initContainerStatuses", "containerStatuses")
+        },
+    }
+
+
+def slim(kind: str, obj: Obj) -> Obj:
+    """Keep what reconcile reads; drop managedFields and resourceVersion everywhere, and
+    all of a pod but its labels and status summary.
+
+    At a thousand ModelServices these are most of the operator's memory, and
+    comparing slim objects tells which watch events change nothing we read.
     """
-    meta = {k: v for k, v in obj["metadata"].items() if k != "managedFields"}
+    drop = ("managedFields", "resourceVersion")
+    meta = {k: v for k, v in obj["metadata"].items() if k not in drop}
     if kind == "pods":
-        return {"metadata": meta, "status": obj.get("status") or {}}
+        meta = {k: v for k, v in meta.items() if k in _POD_META}
+        return {"metadata": meta, "status": _pod_status(obj.get("status") or {})}
     return {**obj, "metadata": meta}
 
 
@@ -57,7 +82,10 @@ class Cache:
         return key
 
     def put_child(self, kind: str, obj: Obj, deleted: bool, if_absent: bool = False) -> Key | None:
-        """Record a child; ``if_absent`` for a LIST snapshot that a newer watch event may beat."""
+        """Record a child; return its owner's key if anything reconcile reads changed.
+
+        ``if_absent`` is for a LIST snapshot that a newer watch event may beat.
+        """
         owner = owner_key(obj)
         if owner is None:
             return None
@@ -70,7 +98,10 @@ class Cache:
             if not by_name:
                 self.children[kind].pop(owner, None)
         else:
-            by_name[name] = slim(kind, obj)
+            new = slim(kind, obj)
+            if by_name.get(name) == new:
+                return None  # e.g. a probe timestamp or a status field we never read
+            by_name[name] = new
         return owner
 
     def children_of(self, kind: str, key: Key) -> list[Obj]:

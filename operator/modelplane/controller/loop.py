@@ -96,16 +96,16 @@ class Controller:
             failed = False
             try:
                 await self.reconcile(key)
-            except Exception as err:  # one object's failure must not stop the worker
+            except ApiError as err:
+                if _namespace_terminating(err):
+                    continue  # its namespace is going away: nothing left to do
                 failed = True
                 self.failures += 1
-                detail = err.status.message if isinstance(err, ApiError) else repr(err)
-                log.warning(
-                    "reconcile %s/%s failed: %s",
-                    *key,
-                    detail,
-                    exc_info=not isinstance(err, ApiError),
-                )
+                log.warning("reconcile %s/%s failed: %s", *key, err.status.message)
+            except Exception:  # one object's failure must not stop the worker
+                failed = True
+                self.failures += 1
+                log.exception("reconcile %s/%s failed", *key)
             finally:
                 delay = self.queue.done(key, failed)
                 if delay is not None:
@@ -185,6 +185,10 @@ class Controller:
         status = {k: v for k, v in {**(body.get("status") or {}), **patch}.items() if v is not None}
         if self.cache.modelservices.get(key) is body:
             self.cache.modelservices[key] = {**body, "status": status}
+
+
+def _namespace_terminating(err: ApiError) -> bool:
+    return err.status.code == 403 and "being terminated" in (err.status.message or "")
 
 
 def _name(action: Apply | Delete) -> str:

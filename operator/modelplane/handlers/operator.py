@@ -85,7 +85,11 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
         settings.posting.enabled = False
         settings.peering.standalone = True
         settings.scanning.disabled = True
-        settings.batching.worker_limit = 64
+        # Handlers only update the cache and the queue: a worker per object is
+        # cheap, and a cap would make events wait for idle workers to expire.
+        # API concurrency is bounded by the controller instead.
+        settings.batching.worker_limit = None
+        settings.batching.idle_timeout = 1.0
         await controller.start()
         metrics = CollectorRegistry()
         metrics.register(ControllerCollector(controller))
