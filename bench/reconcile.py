@@ -7,8 +7,10 @@ For N = 1, 100, 1000 (KWOK CPU nodes run the pods):
   - API requests per reconcile (the API server's audit log / the operator's
     reconcile counter), write calls during a steady window, operator peak RSS.
 The floor, in the same run: the same Deployments and Services created
-directly with the client (lightkube), the same concurrency, timed from the
-first create call of an item to its Deployment appearing in the watch.
+directly with the client (lightkube) at the same concurrency, each item
+arriving when its ModelService arrived in the operator run (same offsets from
+the start), timed from that arrival to its Deployment appearing in the watch:
+the same workload, without an operator in between.
 
     make bench
     PYTHONPATH=.:hack/localcluster .venv/bin/python bench/reconcile.py --sizes 1,100
@@ -24,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from lightkube import AsyncClient
+from lightkube import AsyncClient, KubeConfig
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.apps_v1 import Deployment
 from tests.integration.kube import Kubectl
@@ -111,10 +113,13 @@ async def run_operator_phase(client: AsyncClient, namespace: str, n: int) -> dic
         "p50": percentile(latencies, 50) * 1000,
         "p99": percentile(latencies, 99) * 1000,
         "all_ready": time.monotonic() - start,
+        "arrivals": {name: at - start for name, at in applied.items()},  # type: ignore[dict-item]
     }
 
 
-async def run_floor_phase(client: AsyncClient, namespace: str, n: int) -> dict[str, float]:
+async def run_floor_phase(
+    client: AsyncClient, namespace: str, n: int, arrivals: dict[str, float]
+) -> dict[str, float]:
     config = OperatorConfig()
     names = [f"m{i:04d}" for i in range(n)]
     started: dict[str, float] = {}
@@ -136,10 +141,16 @@ async def run_floor_phase(client: AsyncClient, namespace: str, n: int) -> dict[s
         for obj in objs:
             assert obj.metadata is not None
             obj.metadata.ownerReferences = None  # no owner object exists here
-        started[name] = time.monotonic()
         await asyncio.gather(*(client.create(obj) for obj in objs))
 
-    await bounded(names, create)
+    async def arrive(name: str) -> None:
+        started[name] = begin + arrivals[name]
+        await asyncio.sleep(max(0.0, started[name] - time.monotonic()))
+        async with gate:
+            await create(name)
+
+    gate = asyncio.Semaphore(CONCURRENCY)
+    await asyncio.gather(*(arrive(name) for name in names))
     await asyncio.wait_for(watcher, timeout=600)
     latencies = [seen[n_] - started[n_] for n_ in names]
     return {
@@ -177,7 +188,7 @@ async def main_async(sizes: list[int], steady: float) -> None:
     )
     op.start()
     audit = AuditLog(cluster.layout.audit_log)
-    client = AsyncClient()
+    client = AsyncClient(config=KubeConfig.from_file(cluster.layout.kubeconfig))
     rows = []
     try:
         for n in sizes:
@@ -198,7 +209,7 @@ async def main_async(sizes: list[int], steady: float) -> None:
             mark = audit.mark()
             await asyncio.sleep(steady)
             _, steady_writes = audit_requests(audit, mark)
-            floor = await run_floor_phase(client, ns_floor, n)
+            floor = await run_floor_phase(client, ns_floor, n, result["arrivals"])  # type: ignore[arg-type]
             assert op.proc is not None
             rows.append(
                 [

@@ -57,10 +57,10 @@ class OperatorConfig(BaseModel):
         "the cluster offers (env MODELPLANE_WATCH_NODES; needs list/watch on nodes).",
     )
     workers: int = Field(
-        default=8, ge=1, le=256, description="Concurrent reconciles (env MODELPLANE_WORKERS)."
+        default=16, ge=1, le=256, description="Concurrent reconciles (env MODELPLANE_WORKERS)."
     )
     api_concurrency: int = Field(
-        default=16,
+        default=32,
         ge=1,
         le=512,
         description="Concurrent API calls at most (env MODELPLANE_API_CONCURRENCY).",

@@ -23,7 +23,7 @@ from modelplane.builders.cache import FETCH_LABEL
 from modelplane.controller.cache import Cache, Key, Obj
 from modelplane.controller.queue import WorkQueue
 from modelplane.k8s.client import Kube, kind_of
-from modelplane.reconcile import Apply, Delete, Observed, plan
+from modelplane.reconcile import Apply, Delete, EventSpec, Observed, plan
 from modelplane.reconcile.checks import referenced_secrets
 from modelplane.reconcile.plan import invalid_status
 
@@ -43,6 +43,7 @@ class Controller:
         self.reconciles = 0
         self.failures = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._events: set[asyncio.Task[None]] = set()
 
     # ---- triggers (called by the kopf handlers) ------------------------------
     def modelservice_event(self, obj: dict[str, object], deleted: bool) -> None:
@@ -129,7 +130,7 @@ class Controller:
                 await self.kube.patch_status(namespace, name, patch)
                 self._remember_status(key, body, patch)
             for event in events:
-                await self.kube.post_event(namespace, name, body["metadata"].get("uid"), event)
+                self._post(namespace, name, body["metadata"].get("uid"), event)
             return
 
         pods = self.cache.children_of("pods", key)
@@ -152,7 +153,7 @@ class Controller:
             await self.kube.patch_status(namespace, name, dict(decision.status_patch))
             self._remember_status(key, body, decision.status_patch)
         for event in decision.events:
-            await self.kube.post_event(namespace, name, ms.metadata.uid, event)
+            self._post(namespace, name, ms.metadata.uid, event)
         if decision.actions or decision.status_patch:
             log.info(
                 "reconciled %s/%s: %s%s",
@@ -162,6 +163,12 @@ class Controller:
                 or "no child changes",
                 "; status updated" if decision.status_patch else "",
             )
+
+    def _post(self, namespace: str, name: str, uid: str | None, event: EventSpec) -> None:
+        """Events are a record, not a step: post them without holding up the worker."""
+        task = asyncio.create_task(self.kube.post_event(namespace, name, uid, event))
+        self._events.add(task)
+        task.add_done_callback(self._events.discard)
 
     async def _download_progress(self, namespace: str, pods: list[Obj]) -> str | None:
         """The running download pod's last log line (one read, only while downloading)."""

@@ -20,6 +20,20 @@ log = logging.getLogger(__name__)
 OWNED = {LABEL_MANAGED_BY: MANAGED_BY}
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """kopf computes a diff base (a deep copy of every body) for change handlers;
+    we register only raw event handlers, so the copy is pure cost at scale."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 def _deleted(event_type: str | None, body: kopf.Body) -> bool:
     return event_type == "DELETED"
 
@@ -84,6 +98,7 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
         # We post our own events; kopf's would duplicate them.
         settings.posting.enabled = False
         settings.peering.standalone = True
+        settings.persistence.diffbase_storage = NoDiffBase()
         settings.scanning.disabled = True
         # Handlers only update the cache and the queue: a worker per object is
         # cheap, and a cap would make events wait for idle workers to expire.
