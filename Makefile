@@ -34,7 +34,7 @@ lint: venv ## ruff, mypy --strict, import-linter layers, hadolint, go vet
 	$(VENV)/bin/ruff format --check operator
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/hadolint Dockerfile runtime/Dockerfile
 	cd hack/localcluster/nodeagent && go vet ./... && test -z "$$(gofmt -l .)"
 
 cluster-build: venv ## Build (or find cached) control plane, node agent, helm, kubeconform
@@ -58,7 +58,6 @@ vllm: venv ## vLLM for CPU in a venv cached outside the checkout (about 5 min co
 	$(PY) hack/vllm/install.py
 
 test-runtime: venv vllm ## Runtime tier: the launcher with real vLLM on CPU, S3 and hub on loopback
-	$(VENV)/bin/hadolint runtime/Dockerfile
 	$(PY) -m pytest tests/runtime -q -p no:cacheprovider
 
 test: lint crds-check test-unit test-runtime test-integration ## Every tier (what CI runs)
@@ -66,9 +65,10 @@ test: lint crds-check test-unit test-runtime test-integration ## Every tier (wha
 demo: venv vllm ## Local cluster, operator, examples/ Ready, then a real completion from the tiny model
 	$(PY) hack/demo.py
 
-bench: venv cluster-build ## Benchmarks under bench/ on the local cluster (tables on stdout)
+bench: venv cluster-build vllm ## Benchmarks under bench/ on the local cluster (tables on stdout)
 	PYTHONPATH=$(CURDIR):$(CURDIR)/hack/localcluster $(PY) bench/localcluster.py
 	PYTHONPATH=$(CURDIR):$(CURDIR)/hack/localcluster $(PY) bench/reconcile.py
+	PYTHONPATH=$(CURDIR):$(CURDIR)/hack/localcluster $(PY) bench/coldstart.py
 
 clean: cluster-down
 	rm -rf $(VENV) build dist
