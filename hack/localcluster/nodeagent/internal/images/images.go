@@ -22,6 +22,8 @@ type Resolved struct {
 	Pattern string
 	// Env holds PATH and the table's env, applied before the container's env.
 	Env map[string]string
+	// HostPaths must stay visible inside the container (see config.Image).
+	HostPaths []string
 }
 
 // NotMappedError says no pattern matched; its text is the kubelet-style
@@ -48,7 +50,7 @@ func (t Table) Resolve(image string) (*Resolved, error) {
 			for k, v := range entry.Env {
 				env[k] = v
 			}
-			return &Resolved{Pattern: entry.Pattern, Env: env}, nil
+			return &Resolved{Pattern: entry.Pattern, Env: env, HostPaths: entry.HostPaths}, nil
 		}
 	}
 	return nil, &NotMappedError{Image: image}

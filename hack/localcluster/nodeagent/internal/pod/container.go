@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -331,7 +332,26 @@ func (r *Runner) buildSpec(c *container, img *images.Resolved) (*podexec.Spec, e
 		}
 		spec.Mounts = append(spec.Mounts, podexec.Mount{Source: src, Target: m.MountPath, ReadOnly: m.ReadOnly || vol.ReadOnly})
 	}
+	spec.Mounts = append(spec.Mounts, keepVisible(img.HostPaths, spec.Mounts)...)
 	return spec, nil
+}
+
+// keepVisible binds each image host path back onto itself when a volume
+// mount would hide it; bindMounts mounts deeper targets after shallower ones,
+// so the path reappears inside the volume.
+func keepVisible(paths []string, mounts []podexec.Mount) []podexec.Mount {
+	var extra []podexec.Mount
+	for _, p := range paths {
+		p = filepath.Clean(p)
+		for _, m := range mounts {
+			target := filepath.Clean(m.Target)
+			if p != target && strings.HasPrefix(p, target+"/") || target == "/" {
+				extra = append(extra, podexec.Mount{Source: p, Target: p})
+				break
+			}
+		}
+	}
+	return extra
 }
 
 // baseEnv is what a container image would contribute: PATH and the image
