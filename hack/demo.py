@@ -104,7 +104,8 @@ def main() -> int:
         model="tiny", messages=[{"role": "user", "content": "Hello, who are you?"}], max_tokens=24
     )
     print(f"A real completion from the tiny model (vLLM at {ip}:8000, pod of {TINY}):")
-    print(f"  > Hello, who are you?\n  < {reply.choices[0].message.content!r}\n")
+    print(f"  > Hello, who are you?\n  < {reply.choices[0].message.content!r}")
+    print("  (the tiny model's weights are random: the words are noise, the serving is real)\n")
     print(
         "Try next:\n"
         f"  export KUBECONFIG={cluster.layout.kubeconfig} PATH={cluster.layout.bin_link}:$PATH\n"
