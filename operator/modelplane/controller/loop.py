@@ -22,14 +22,12 @@ from modelplane.api.resource import ModelService
 from modelplane.builders.cache import FETCH_LABEL
 from modelplane.controller.cache import Cache, Key, Obj
 from modelplane.controller.queue import WorkQueue
-from modelplane.k8s.client import Kube, kind_of
+from modelplane.k8s.client import OWNED_KINDS, Kube, kind_of
 from modelplane.reconcile import Apply, Delete, EventSpec, Observed, plan
 from modelplane.reconcile.checks import referenced_secrets
 from modelplane.reconcile.plan import invalid_status
 
 log = logging.getLogger(__name__)
-
-KINDS = ("deployments", "services", "jobs", "persistentvolumeclaims", "pods")
 
 
 class Controller:
@@ -70,7 +68,7 @@ class Controller:
         Without this, the first reconciles after a restart would run before the
         watches delivered the children and re-apply everything.
         """
-        for kind in KINDS:
+        for kind in OWNED_KINDS:
             for obj in await self.kube.list_owned(kind, self.config.namespaces):
                 self.cache.put_child(kind, obj, deleted=False, if_absent=True)
         if self.config.watch_nodes:

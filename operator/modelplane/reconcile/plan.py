@@ -134,26 +134,12 @@ def plan(ms: ModelService, observed: Observed, config: OperatorConfig, now: date
                 events += _deployment_events(ms, revision, seen)
 
         live = {_revision(d) for d in observed.deployments} | {revision}
-        if (
-            observed.deployment(current)
-            and health.ready_replicas(observed.deployment(current)) >= desired
-        ):
-            for d in observed.deployments:
-                if _revision(d) != revision:
-                    actions.append(Delete(Deployment, d["metadata"]["name"], "superseded"))
-            for rev in sorted(live - {revision}):
-                events.append(
-                    EventSpec(
-                        "Normal",
-                        "RevisionRetired",
-                        f"revision {rev} removed: revision {revision} is ready",
-                    )
-                )
+        new = observed.deployment(current)
+        if new is not None and health.ready_replicas(new) >= desired:
+            retired, retire_events = _retire(ms, observed, revision, cached=fetch is not None)
+            actions += retired
+            events += retire_events
             live = {revision}
-            current_job = fetch_job_name(ms) if fetch is not None else None
-            for job in observed.jobs:
-                if job["metadata"]["name"] != current_job:
-                    actions.append(Delete(Job, job["metadata"]["name"], "model no longer served"))
         for svc in observed.services:
             rev = _revision(svc)
             if rev and rev not in live:
@@ -181,6 +167,25 @@ def plan(ms: ModelService, observed: Observed, config: OperatorConfig, now: date
 
 
 DOWNLOAD_POLL_SECONDS = 5.0
+
+
+def _retire(
+    ms: ModelService, observed: Observed, revision: str, cached: bool
+) -> tuple[list[Action], list[EventSpec]]:
+    """The current revision is ready: remove older revisions and stale download Jobs."""
+    actions: list[Action] = []
+    events = []
+    for rev in sorted({_revision(d) for d in observed.deployments} - {revision}):
+        message = f"revision {rev} removed: revision {revision} is ready"
+        events.append(EventSpec("Normal", "RevisionRetired", message))
+    for d in observed.deployments:
+        if _revision(d) != revision:
+            actions.append(Delete(Deployment, d["metadata"]["name"], "superseded"))
+    current_job = fetch_job_name(ms) if cached else None
+    for job in observed.jobs:
+        if job["metadata"]["name"] != current_job:
+            actions.append(Delete(Job, job["metadata"]["name"], "model no longer served"))
+    return actions, events
 
 
 def _deployment_events(ms: ModelService, revision: str, seen: Obj | None) -> list[EventSpec]:
