@@ -12,7 +12,6 @@ READY: Final = "Ready"
 PROGRESSING: Final = "Progressing"
 DEGRADED: Final = "Degraded"
 MODEL_CACHED: Final = "ModelCached"
-CONDITION_TYPES: Final = (READY, PROGRESSING, DEGRADED, MODEL_CACHED)
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 

@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from lightkube import AsyncClient, Client
+from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.models.core_v1 import EventSource, ObjectReference
 from lightkube.models.meta_v1 import ObjectMeta
@@ -153,8 +153,3 @@ class Kube:
 
     async def close(self) -> None:
         await self.client.close()
-
-
-def sync_client() -> Client:
-    """For the CLI's one-shot commands."""
-    return Client(field_manager=FIELD_MANAGER)

@@ -43,8 +43,3 @@ class Observed:
 
     def labelled(self, objs: Sequence[Obj], key: str, value: str) -> list[Obj]:
         return [o for o in objs if (o["metadata"].get("labels") or {}).get(key) == value]
-
-    def pods_of(self, revision: str, revision_label: str) -> list[Obj]:
-        return [
-            p for p in self.pods if p["metadata"].get("labels", {}).get(revision_label) == revision
-        ]

@@ -20,6 +20,7 @@ import (
 	"modelplane.io/localcluster/nodeagent/internal/netns"
 	"modelplane.io/localcluster/nodeagent/internal/podenv"
 	"modelplane.io/localcluster/nodeagent/internal/podexec"
+	"modelplane.io/localcluster/nodeagent/internal/probe"
 )
 
 // container is one container of the pod across all its restarts. Fields
@@ -119,7 +120,7 @@ func (r *Runner) supervise(c *container) bool {
 		r.mu.Unlock()
 		r.changed()
 		r.event(corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container "+c.spec.Name+" in pod "+r.Name)
-		if !sleepCtx(r.ctx, delay) {
+		if !probe.Sleep(r.ctx, delay) {
 			return false
 		}
 		r.mu.Lock()
@@ -139,15 +140,15 @@ func (r *Runner) waitAfterStartFailure(c *container, err error) bool {
 	if errors.As(err, &nm) {
 		r.setWaiting(c, "ErrImagePull", "Failed to pull image \""+nm.Image+"\": "+err.Error())
 		r.event(corev1.EventTypeWarning, "Failed", "Failed to pull image \""+nm.Image+"\": "+err.Error())
-		if !sleepCtx(r.ctx, 2*time.Second) {
+		if !probe.Sleep(r.ctx, 2*time.Second) {
 			return false
 		}
 		r.setWaiting(c, "ImagePullBackOff", "Back-off pulling image \""+nm.Image+"\": ErrImagePull: "+err.Error())
-		return sleepCtx(r.ctx, delay)
+		return probe.Sleep(r.ctx, delay)
 	}
 	r.setWaiting(c, "CreateContainerConfigError", err.Error())
 	r.event(corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
-	return sleepCtx(r.ctx, delay)
+	return probe.Sleep(r.ctx, delay)
 }
 
 func (r *Runner) setWaiting(c *container, reason, msg string) {

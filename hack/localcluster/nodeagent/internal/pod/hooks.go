@@ -116,7 +116,7 @@ func (r *Runner) runHook(c *container, h *corev1.LifecycleHandler, timeout time.
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if h.Sleep != nil {
-		sleepCtx(ctx, time.Duration(h.Sleep.Seconds)*time.Second)
+		probe.Sleep(ctx, time.Duration(h.Sleep.Seconds)*time.Second)
 		return nil
 	}
 	ph := &corev1.ProbeHandler{Exec: h.Exec, HTTPGet: h.HTTPGet, TCPSocket: h.TCPSocket}

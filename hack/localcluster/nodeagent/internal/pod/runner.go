@@ -25,6 +25,7 @@ import (
 	"modelplane.io/localcluster/nodeagent/internal/netns"
 	"modelplane.io/localcluster/nodeagent/internal/podenv"
 	"modelplane.io/localcluster/nodeagent/internal/podexec"
+	"modelplane.io/localcluster/nodeagent/internal/probe"
 	"modelplane.io/localcluster/nodeagent/internal/volumes"
 )
 
@@ -204,7 +205,7 @@ func (r *Runner) retry(reason string, step func() error) bool {
 		}
 		r.log.Warn("pod setup step failed", "reason", reason, "err", err)
 		r.event(corev1.EventTypeWarning, reason, err.Error())
-		if !sleepCtx(r.ctx, delay) {
+		if !probe.Sleep(r.ctx, delay) {
 			return false
 		}
 		delay = min(2*delay, 30*time.Second)
@@ -247,7 +248,7 @@ func (r *Runner) waitStarted(c *container) bool {
 		if started {
 			return true
 		}
-		if !sleepCtx(r.ctx, 200*time.Millisecond) {
+		if !probe.Sleep(r.ctx, 200*time.Millisecond) {
 			return false
 		}
 	}
@@ -307,17 +308,6 @@ func (r *Runner) addressesLocked() podenv.Addresses {
 		a.PodIP = r.ip.String()
 	}
 	return a
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // Running reports whether the given instance of a container is running,

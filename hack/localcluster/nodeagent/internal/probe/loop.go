@@ -40,7 +40,7 @@ type CheckFunc func(ctx context.Context, timeout time.Duration) (ok bool, msg st
 // consecutive failures. The loop ends with ctx or when onResult returns
 // true (e.g. a startup probe that succeeded or a liveness kill).
 func Loop(ctx context.Context, p Params, containerStart time.Time, check CheckFunc, onResult func(ok bool, msg string) (stop bool)) {
-	if !sleep(ctx, time.Until(containerStart.Add(p.InitialDelay))) {
+	if !Sleep(ctx, time.Until(containerStart.Add(p.InitialDelay))) {
 		return
 	}
 	known, current := false, false
@@ -67,13 +67,14 @@ func Loop(ctx context.Context, p Params, containerStart time.Time, check CheckFu
 				}
 			}
 		}
-		if !sleep(ctx, p.Period) {
+		if !Sleep(ctx, p.Period) {
 			return
 		}
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
+// Sleep waits d unless ctx ends first; it reports whether the wait completed.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
