@@ -1,5 +1,4 @@
-"""`modelplane` command line: `modelplane operator` today; `gateway` and
-`rollout` join it as they land."""
+"""`modelplane` command line: `modelplane operator` and `modelplane gateway`."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from modelplane.api.config import ConfigError, OperatorConfig
+from modelplane.api.config import ConfigError, GatewayConfig, OperatorConfig
 
 
 def _operator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,13 +46,109 @@ def _operator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
 
 
+def _gateway_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "gateway",
+        help="run the OpenAI-compatible gateway",
+        description="Serve the OpenAI API for every ModelService in scope, routing by `model`. "
+        "Every flag also reads from an environment variable (flags win).",
+    )
+    p.add_argument(
+        "--namespace",
+        action="append",
+        dest="namespaces",
+        metavar="NS",
+        help="serve only this namespace's models (repeatable; default: all; "
+        "env MODELPLANE_NAMESPACES)",
+    )
+    p.add_argument("--host", help="listen address (env MODELPLANE_GATEWAY_HOST; default 0.0.0.0)")
+    p.add_argument("--port", type=int, help="OpenAI API port (env MODELPLANE_GATEWAY_PORT; 8000)")
+    p.add_argument(
+        "--admin-port",
+        type=int,
+        help="/metrics, /healthz, /readyz port (env MODELPLANE_GATEWAY_ADMIN_PORT; 9090)",
+    )
+    p.add_argument(
+        "--hold-timeout",
+        type=float,
+        dest="hold_timeout_seconds",
+        metavar="SECONDS",
+        help="wait this long for a model with no ready replica, then 503 "
+        "(env MODELPLANE_GATEWAY_HOLD_TIMEOUT_SECONDS; 120)",
+    )
+    p.add_argument(
+        "--max-queued",
+        type=int,
+        help="requests held per model at most (env MODELPLANE_GATEWAY_MAX_QUEUED; 1000)",
+    )
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        help="largest request body (env MODELPLANE_GATEWAY_MAX_BODY_BYTES; 8 MiB)",
+    )
+    p.add_argument(
+        "--api-keys-file",
+        help="file of global API keys, one per line (env MODELPLANE_GATEWAY_API_KEYS_FILE)",
+    )
+    p.add_argument(
+        "--loop", choices=["uvloop", "asyncio"], help="event loop (env MODELPLANE_GATEWAY_LOOP)"
+    )
+    p.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="env MODELPLANE_LOG_LEVEL",
+    )
+    p.add_argument("--log-format", choices=["text", "json"], help="env MODELPLANE_LOG_FORMAT")
+
+
+def _run_gateway(args: argparse.Namespace) -> int:
+    try:
+        config = GatewayConfig.from_env(os.environ)
+        overrides = {
+            name: getattr(args, name)
+            for name in (
+                "host",
+                "port",
+                "admin_port",
+                "hold_timeout_seconds",
+                "max_queued",
+                "max_body_bytes",
+                "api_keys_file",
+                "loop",
+                "log_level",
+                "log_format",
+            )
+        }
+        if args.namespaces:
+            overrides["namespaces"] = tuple(args.namespaces)
+        config = GatewayConfig.model_validate(
+            {
+                **config.model_dump(),
+                **{k: v for k, v in overrides.items() if v is not None},
+            }
+        )
+    except (ConfigError, ValueError) as err:
+        print(f"modelplane gateway: {err}", file=sys.stderr)
+        return 2
+    from modelplane.gateway.server import run
+
+    try:
+        run(config)
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="modelplane", description="ModelPlane: serve LLMs with vLLM on Kubernetes."
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _operator_parser(sub)
+    _gateway_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "gateway":
+        return _run_gateway(args)
 
     if args.command == "operator":
         try:

@@ -69,6 +69,11 @@ def test_full_spec_round_trips_in_camel_case() -> None:
         },
         "podMetadata": {"labels": {"team": "a"}, "annotations": {"prometheus.io/scrape": "true"}},
         "replicas": 3,
+        "routing": {
+            "loadBalancing": "PrefixHash",
+            "prefixHash": {"prefixLength": 100, "meanLoadFactor": 150, "replication": 64},
+            "apiKeySecret": "llama-keys",
+        },
     }
     ms = ModelService.parse(_obj(spec))
     assert ms.spec.wire() == spec

@@ -1,6 +1,6 @@
 """The ModelService API: pydantic models, the single source of truth of the CRD."""
 
-from modelplane.api.config import ConfigError, OperatorConfig
+from modelplane.api.config import ConfigError, GatewayConfig, OperatorConfig
 from modelplane.api.errors import SpecError
 from modelplane.api.resource import ModelService, ObjectMeta
 from modelplane.api.spec import (
@@ -31,6 +31,7 @@ __all__ = [
     "EnvVar",
     "EnvVarSource",
     "FileSource",
+    "GatewayConfig",
     "HuggingFaceSource",
     "ModelService",
     "ModelServiceSpec",

@@ -73,3 +73,7 @@ OWNED_VLLM_FLAGS: Final = (
     "--load-format",
 )
 OWNED_VLLM_SHORT_FLAGS: Final = ("-tp", "-q")
+
+# Secrets holding per-ModelService API keys carry this label (value "true"):
+# the gateway watches only those, not every Secret.
+LABEL_API_KEYS: Final = f"{GROUP}/api-keys"

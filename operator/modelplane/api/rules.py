@@ -142,3 +142,11 @@ NAME_FORMAT_RULE: Final[Rule] = {
         "the ModelService's Service; choose a name like 'llama-8b'"
     ),
 }
+
+PREFIX_HASH_RULE: Final[Rule] = {
+    "rule": "!has(self.prefixHash) || self.loadBalancing == 'PrefixHash'",
+    "message": (
+        "spec.routing.prefixHash: only used with loadBalancing: PrefixHash; set that or "
+        "remove prefixHash"
+    ),
+}

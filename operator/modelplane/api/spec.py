@@ -356,6 +356,66 @@ class PodMetadata(WireModel):
     )
 
 
+class PrefixHashSpec(WireModel):
+    """Consistent hashing of the prompt's start, bounded by load (CHWBL)."""
+
+    prefix_length: int = Field(
+        default=256,
+        ge=1,
+        le=100_000,
+        description=(
+            "Characters of the prompt (or of the messages, concatenated) hashed to pick a "
+            "replica, so requests sharing a system prompt reuse one replica's prefix cache. "
+            "Default 256."
+        ),
+    )
+    mean_load_factor: int = Field(
+        default=125,
+        ge=101,
+        le=1000,
+        description=(
+            "Percent of the mean in-flight load a replica may carry before a request moves "
+            "on to the next replica on the ring. Lower spreads load, higher keeps affinity. "
+            "Default 125."
+        ),
+    )
+    replication: int = Field(
+        default=256,
+        ge=1,
+        le=1024,
+        description="Points per replica on the hash ring; more evens the split. Default 256.",
+    )
+
+
+class RoutingSpec(WireModel):
+    """How the gateway spreads this model's requests and who may send them."""
+
+    model_config = ConfigDict(json_schema_extra=rules.validations(rules.PREFIX_HASH_RULE))
+
+    load_balancing: Literal["LeastRequests", "PrefixHash"] = Field(
+        default="LeastRequests",
+        description=(
+            "LeastRequests sends each request to the replica with the fewest in flight. "
+            "PrefixHash keeps prompts that start alike on one replica (prefix-cache hits) "
+            "unless it is overloaded; see prefixHash. Default LeastRequests."
+        ),
+    )
+    prefix_hash: PrefixHashSpec | None = Field(
+        default=None, description="Settings of PrefixHash load balancing."
+    )
+    api_key_secret: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description=(
+            "A Secret of this namespace, labelled modelplane.io/api-keys=true, whose values "
+            "are the API keys accepted for this model (Authorization: Bearer <key>); the "
+            "gateway's global keys are accepted too. A missing Secret refuses every request."
+        ),
+    )
+
+
 class ModelServiceSpec(WireModel):
     """The desired state of a ModelService."""
 
@@ -389,4 +449,12 @@ class ModelServiceSpec(WireModel):
             "on the scale subresource; the operator alone sets its Deployments' replicas. "
             "Default 1."
         ),
+    )
+    routing: RoutingSpec = Field(
+        default_factory=RoutingSpec,
+        description=(
+            "How the gateway balances this model's requests and checks API keys. "
+            "Changing it does not start a new revision."
+        ),
+        json_schema_extra={"default": {}},
     )

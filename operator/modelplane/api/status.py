@@ -70,6 +70,18 @@ class ModelStatus(WireModel):
     )
 
 
+class TrafficTarget(WireModel):
+    """A revision's share of the requests the gateway sends to this model."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    revision: str = Field(max_length=64, description="Template hash of the revision.")
+    weight: int = Field(ge=0, le=100, description="Percent of requests, 0 to 100.")
+
+
+MAX_TRAFFIC_TARGETS: Final = 8
+
+
 class ModelServiceStatus(WireModel):
     """The observed state of a ModelService."""
 
@@ -115,6 +127,17 @@ class ModelServiceStatus(WireModel):
         max_length=64,
         description="Hash of the current serving template (model, runtime, resources); "
         "children are named <name>-<revision>.",
+    )
+
+    traffic: list[TrafficTarget] = Field(
+        default_factory=list,
+        max_length=MAX_TRAFFIC_TARGETS,
+        description="How the gateway splits requests between live revisions; weights sum "
+        "to 100. Before any revision is ready, the newest has 100 and requests wait for it.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["revision"],
+        },
     )
 
     def condition(self, type_: str) -> Condition | None:

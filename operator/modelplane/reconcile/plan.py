@@ -34,7 +34,7 @@ from modelplane.builders import (
     template_hash,
 )
 from modelplane.builders.cache import FETCH_LABEL, model_key
-from modelplane.reconcile import health
+from modelplane.reconcile import health, traffic
 from modelplane.reconcile.checks import spec_problems
 from modelplane.reconcile.conditions import Verdict, merge
 from modelplane.reconcile.diff import contains
@@ -117,6 +117,7 @@ def plan(ms: ModelService, observed: Observed, config: OperatorConfig, now: date
     actions: list[Action] = []
     events: list[EventSpec] = []
     fetch = _fetch(ms, observed)
+    live = {_revision(d) for d in observed.deployments}
 
     if not problems:
         wanted: list[Child | None] = [build_service(ms), build_revision_service(ms, revision)]
@@ -133,7 +134,7 @@ def plan(ms: ModelService, observed: Observed, config: OperatorConfig, now: date
             if isinstance(obj, Deployment):
                 events += _deployment_events(ms, revision, seen)
 
-        live = {_revision(d) for d in observed.deployments} | {revision}
+        live |= {revision}
         new = observed.deployment(current)
         if new is not None and health.ready_replicas(new) >= desired:
             retired, retire_events = _retire(ms, observed, revision, cached=fetch is not None)
@@ -155,6 +156,14 @@ def plan(ms: ModelService, observed: Observed, config: OperatorConfig, now: date
         endpoint=endpoint_url(ms),
         model=fetch.model if fetch is not None else None,
         revision=revision,
+        traffic=traffic.by_ready_capacity(
+            {
+                _revision(d): health.ready_replicas(d)
+                for d in observed.deployments
+                if _revision(d) in live
+            },
+            newest=None if problems else revision,
+        ),
     )
     events += _transition_events(ms.status, status)
     downloading = fetch is not None and fetch.phase in ("pending", "running", "retrying")

@@ -1,0 +1,1 @@
+"""The OpenAI-compatible gateway: one endpoint for every ModelService in scope."""
