@@ -6,8 +6,9 @@ It answers /v1/chat/completions, /v1/completions (both streaming too),
 /v1/embeddings, /v1/models, /health and /metrics, and names itself in every
 answer (`system_fingerprint` and the X-Fake-Backend header) so tests can
 count which replica served. Control endpoints (not in vLLM): POST
-/fake/healthy, /fake/unhealthy (its /health fails, so the pod turns
-not-ready) and /fake/fail/<n> (the next n requests answer 500).
+/fake/ready, /fake/unready (its /v1/models, the readiness probe's path,
+answers 503, so the pod turns not-ready) and /fake/fail/<n> (the next n
+requests answer 500).
 
 Accepts vLLM's command line (--port, --served-model-name, anything else
 ignored), so a pod whose runtime image maps to tests/fakes/bin runs it in
@@ -32,7 +33,7 @@ class Fake:
         self.models = models
         self.token_delay = token_delay
         self.tokens = tokens
-        self.healthy = True
+        self.ready = True
         self.fail_next = 0
         self.served = 0
         # In-process tests: a stream waits here after its first chunk, and
@@ -44,12 +45,14 @@ class Fake:
         path = request.path
         headers = {"X-Fake-Backend": self.name}
         if path == "/health":
-            return web.Response(status=200 if self.healthy else 503, headers=headers)
+            return web.Response(status=200, headers=headers)
         if path == "/metrics":
             return web.Response(text=f"fake_requests_total {self.served}\n", headers=headers)
         if path.startswith("/fake/"):
             return self._control(path)
         if path == "/v1/models":
+            if not self.ready:
+                return web.Response(status=503, text="not ready\n", headers=headers)
             data = [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models]
             return web.json_response({"object": "list", "data": data}, headers=headers)
         body = await request.read()
@@ -148,10 +151,10 @@ class Fake:
         return response
 
     def _control(self, path: str) -> web.Response:
-        if path == "/fake/healthy":
-            self.healthy = True
-        elif path == "/fake/unhealthy":
-            self.healthy = False
+        if path == "/fake/ready":
+            self.ready = True
+        elif path == "/fake/unready":
+            self.ready = False
         elif path.startswith("/fake/fail/"):
             self.fail_next = int(path.rsplit("/", 1)[1])
         else:

@@ -16,6 +16,7 @@ import pytest
 
 from localcluster.cluster import Cluster
 
+from .gateway import GatewayProcess
 from .kube import Kubectl
 from .operator import AuditLog, OperatorProcess, install_crds, install_identity
 
@@ -75,6 +76,21 @@ def operator(operator_kubeconfig: Path, cluster: Cluster) -> Iterator[OperatorPr
         operator_kubeconfig,
         cluster.layout.logs / "operator-tests.log",
         env={"MODELPLANE_RESYNC_SECONDS": "3"},
+    )
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(cluster: Cluster, kubectl: Kubectl) -> Iterator[GatewayProcess]:
+    """One gateway for the session, over every namespace; a hold long enough for a
+    fake replica to start from zero."""
+    install_crds(kubectl)
+    proc = GatewayProcess(
+        cluster.layout.kubeconfig,
+        cluster.layout.logs / "gateway-tests.log",
+        env={"MODELPLANE_GATEWAY_HOLD_TIMEOUT_SECONDS": "90"},
     )
     proc.start()
     yield proc

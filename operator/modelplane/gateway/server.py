@@ -92,6 +92,9 @@ def _log_setup(config: GatewayConfig) -> None:
     logging.basicConfig(level=config.log_level, handlers=[handler], force=True)
     # Access logs would cost more than the proxying itself; metrics cover them.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # One line per watch request from the API client is noise at INFO.
+    for name in ("httpx", "httpx2", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 class GatewayServer:
