@@ -40,6 +40,7 @@ class Fake:
         # every request's headers are kept.
         self.gate: asyncio.Event | None = None
         self.seen_headers: list[dict[str, str]] = []
+        self.streamed_bytes = 0
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         path = request.path
@@ -56,6 +57,9 @@ class Fake:
             data = [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models]
             return web.json_response({"object": "list", "data": data}, headers=headers)
         body = await request.read()
+        if path == "/v1/audio/transcriptions":  # multipart: the gateway routed it by form field
+            self.served += 1
+            return web.json_response({"text": f"heard {len(body)} bytes"}, headers=headers)
         try:
             req = json.loads(body)
         except ValueError:
@@ -143,7 +147,9 @@ class Fake:
                 else {"index": 0, "text": f"t{i} "}
             )
             chunk = {**base, "object": kind, "choices": [delta]}
-            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            data = f"data: {json.dumps(chunk)}\n\n".encode()
+            await response.write(data)
+            self.streamed_bytes += len(data)
             if i == 0 and self.gate is not None:
                 await self.gate.wait()
         await response.write(b"data: [DONE]\n\n")

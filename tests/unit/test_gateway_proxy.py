@@ -434,6 +434,32 @@ async def test_api_keys_global_and_per_model(
     assert all(secret not in caplog.text for secret in ("global-secret-1", "team-key", "wrong"))
 
 
+async def test_multipart_upload_is_routed_by_its_model_field(gw: Harness) -> None:
+    (a,) = await gw.add_backends("a", models=["whisper"])
+    gw.serve(model="whisper", revisions={"r1": [a]})
+    out = await gw.client().audio.transcriptions.create(
+        model="whisper", file=("a.wav", b"RIFF0000WAVE")
+    )
+    assert out.text.startswith("heard ") and a.fake.served == 1
+
+
+async def test_a_client_that_stops_reading_does_not_pile_up_memory(gw: Harness) -> None:
+    """A stream far larger than every buffer on the way: while the client reads
+    nothing, the replica is held back by TCP back-pressure through the gateway."""
+    (a,) = await gw.add_backends("a", tokens=400_000)  # ~60 MB of SSE
+    gw.serve(revisions={"r1": [a]})
+    async with (
+        aiohttp.ClientSession(read_bufsize=2**16) as s,
+        s.post(gw.url + "/v1/completions", json={"model": "m", "prompt": "x", "stream": True}) as r,
+    ):
+        await r.content.readuntil(b"\n\n")
+        await _until_stable(lambda: a.fake.streamed_bytes)
+        stalled_at = a.fake.streamed_bytes
+        # Kernel socket buffers and aiohttp's 64 KiB high-water marks, not the stream.
+        assert stalled_at < 16 * 2**20, stalled_at
+        r.close()
+
+
 async def test_health_and_readiness(gw: Harness) -> None:
     async with aiohttp.ClientSession() as s:
         async with s.get(gw.admin + "/healthz") as r:
@@ -451,6 +477,17 @@ async def _until(condition: Callable[[], bool]) -> None:
         if condition():
             return
         await asyncio.sleep(0.01)
+
+
+async def _until_stable(value: Callable[[], int]) -> None:
+    """Wait until ``value()`` stops changing for half a second."""
+    last = -1
+    while True:
+        now = value()
+        if now == last:
+            return
+        last = now
+        await asyncio.sleep(0.5)
 
 
 async def _metrics(gw: Harness) -> str:

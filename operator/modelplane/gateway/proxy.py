@@ -12,10 +12,12 @@ sent again.
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from email.parser import BytesParser
 from typing import Any
 
 import aiohttp
@@ -96,7 +98,7 @@ class Gateway:
                 code="request_too_large",
             )
         try:
-            data = json.loads(body)
+            data = parse_body(request.headers.get("Content-Type", ""), body)
         except (ValueError, UnicodeDecodeError):
             return self._reject(
                 "bad_json",
@@ -365,6 +367,26 @@ async def _read_body(request: web.BaseRequest, limit: int) -> bytes:
             raise TooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def parse_body(content_type: str, body: bytes) -> Any:
+    """The request's JSON, or for multipart uploads (audio transcription) its form
+    fields: enough to read `model` and the prompt. ValueError when neither parses."""
+    if content_type.lower().startswith("multipart/form-data"):
+        message = BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+        )
+        if not message.is_multipart():
+            raise ValueError("not a multipart body")
+        fields = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if isinstance(name, str) and part.get_filename() is None:
+                payload = part.get_payload(decode=True)
+                if isinstance(payload, bytes):
+                    fields[name] = payload.decode()
+        return fields
+    return json.loads(body)
 
 
 def prompt_prefix(data: dict[str, Any], length: int) -> str | None:
