@@ -9,7 +9,6 @@ instances run at once (3.8 GB each).
 
 from __future__ import annotations
 
-import random
 import secrets
 import threading
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from openai import OpenAI
 from tests.runtime.models import ensure_tiny_model, vllmenv
 from tests.runtime.openai_checks import check_openai
 
+from .gateway import GatewayProcess
 from .kube import Kubectl, condition, wait_for
 from .operator import OperatorProcess
 from .test_operator import deployments, get_ms, ready
@@ -75,8 +75,8 @@ def ready_endpoints(kubectl: Kubectl, namespace: str, service: str) -> list[str]
     ]
 
 
-def completion(ip: str) -> str:
-    client = OpenAI(base_url=f"http://{ip}:8000/v1", api_key="unused", timeout=60, max_retries=0)
+def completion(base_url: str) -> str:
+    client = OpenAI(base_url=f"{base_url}/v1", api_key="unused", timeout=60, max_retries=0)
     out = client.completions.create(model=SERVED, prompt="Hello", max_tokens=8)
     return out.choices[0].text
 
@@ -116,22 +116,38 @@ def test_ready_only_once_vllm_answers(served: str, kubectl: Kubectl, tiny_model:
     assert "vllm" in logs.lower()
 
 
+def test_gateway_serves_real_vllm(served: str, kubectl: Kubectl, gateway: GatewayProcess) -> None:
+    """The official client through the gateway: completions, chat and streaming."""
+    wait_for("Ready", lambda: ready(kubectl, served, "chat"), timeout=VLLM_START)
+    wait_for("the gateway routes it", lambda: _routed(gateway), timeout=60)
+    check_openai(gateway.url, SERVED)
+    ttft = f'modelplane_gateway_time_to_first_token_seconds_count{{model="{SERVED}",'
+    text = gateway._get("/metrics")[1]
+    assert ttft in text and 'code="200"' in text
+
+
+def _routed(gateway: GatewayProcess) -> bool:
+    try:
+        return bool(completion(gateway.url))
+    except Exception:
+        return False
+
+
 def test_model_change_rolls_with_no_failed_request(
-    served: str, kubectl: Kubectl, tiny_model: Path
+    served: str, kubectl: Kubectl, tiny_model: Path, gateway: GatewayProcess
 ) -> None:
+    """Load goes through the gateway, which follows the EndpointSlices as pods come and go."""
     namespace = served
     first = wait_for("Ready", lambda: ready(kubectl, namespace, "chat"), timeout=VLLM_START)
     stop = threading.Event()
     results: list[str] = []
 
+    wait_for("the gateway routes it", lambda: _routed(gateway), timeout=60)
+
     def load() -> None:
         while not stop.is_set():
-            ips = ready_endpoints(kubectl, namespace, "chat")
-            if not ips:
-                results.append("no endpoint")
-                continue
             try:
-                completion(random.choice(ips))
+                completion(gateway.url)
                 results.append("ok")
             except Exception as err:
                 results.append(f"failed: {err!r}")
@@ -174,5 +190,5 @@ def test_scale_to_two_real_replicas(served: str, kubectl: Kubectl, tiny_model: P
     ips = ready_endpoints(kubectl, namespace, f"chat-{ms['status']['revision']}")
     assert len(set(ips)) == 2
     for ip in ips:
-        assert completion(ip)
+        assert completion(f"http://{ip}:8000")
     assert get_ms(kubectl, namespace, "chat")["spec"]["replicas"] == 2
