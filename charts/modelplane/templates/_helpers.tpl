@@ -57,3 +57,40 @@ app.kubernetes.io/component: operator
   resources: ["events"]
   verbs: ["create"]
 {{- end -}}
+
+{{/* The gateway: its own name (a DNS label, so at most 63 characters), labels and identity. */}}
+{{- define "modelplane.gateway.fullname" -}}
+{{- printf "%s-gateway" (include "modelplane.fullname" . | trunc 55 | trimSuffix "-") -}}
+{{- end -}}
+
+{{- define "modelplane.gateway.selectorLabels" -}}
+app.kubernetes.io/name: modelplane
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: gateway
+{{- end -}}
+
+{{- define "modelplane.gateway.serviceAccountName" -}}
+{{- if .Values.gateway.serviceAccount.create -}}{{ default (include "modelplane.gateway.fullname" .) .Values.gateway.serviceAccount.name }}
+{{- else -}}{{ default "default" .Values.gateway.serviceAccount.name }}{{- end -}}
+{{- end -}}
+
+{{/* The namespaces the gateway serves, comma-separated (empty: all). */}}
+{{- define "modelplane.gateway.namespaces" -}}
+{{- join "," (.Values.gateway.watchNamespaces | default .Values.operator.watchNamespaces) -}}
+{{- end -}}
+
+{{/* The gateway's permissions: it only reads (list-then-watch, see
+operator/modelplane/gateway/discovery.py); no write verb belongs here. */}}
+{{- define "modelplane.gateway.rules" -}}
+- apiGroups: ["modelplane.io"]
+  resources: ["modelservices"]
+  verbs: ["list", "watch"]
+- apiGroups: ["discovery.k8s.io"]
+  resources: ["endpointslices"]
+  verbs: ["list", "watch"]
+# The gateway watches only Secrets labelled modelplane.io/api-keys=true, but
+# RBAC cannot restrict by label: this grants reading every Secret in scope.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["list", "watch"]
+{{- end -}}
