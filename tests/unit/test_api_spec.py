@@ -74,6 +74,35 @@ def test_full_spec_round_trips_in_camel_case() -> None:
             "prefixHash": {"prefixLength": 100, "meanLoadFactor": 150, "replication": 64},
             "apiKeySecret": "llama-keys",
         },
+        "rollout": {
+            "strategy": "Canary",
+            "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            "canary": {
+                "steps": [
+                    {"weight": 10, "manual": False, "analysis": True},
+                    {
+                        "weight": 50,
+                        "replicas": 2,
+                        "pauseSeconds": 60,
+                        "manual": False,
+                        "analysis": False,
+                    },
+                ]
+            },
+            "blueGreen": {"promotion": "Manual", "scaleDownDelaySeconds": 30},
+            "analysis": {
+                "intervalSeconds": 10,
+                "count": 3,
+                "failureLimit": 0,
+                "initialDelaySeconds": 0,
+                "minRequests": 10,
+                "inconclusive": "Hold",
+                "maxErrorRate": 0.05,
+                "maxTtftP95Ratio": 1.5,
+            },
+            "progressDeadlineSeconds": 600,
+        },
+        "revisionHistoryLimit": 5,
     }
     ms = ModelService.parse(_obj(spec))
     assert ms.spec.wire() == spec

@@ -9,16 +9,19 @@ from typing import Any
 import pytest
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Service
+from tests.unit.rollout_sim import Sim
 
 from modelplane.api.config import OperatorConfig
 from modelplane.api.resource import ModelService
 from modelplane.builders import (
+    build_controller_revision,
     build_deployment,
     build_revision_service,
     build_service,
+    revision_data,
     template_hash,
 )
-from modelplane.reconcile import Apply, Delete, Observed, plan
+from modelplane.reconcile import Apply, Observed, plan
 from modelplane.reconcile.plan import invalid_status
 
 CONFIG = OperatorConfig()
@@ -71,9 +74,14 @@ def pod(revision: str, name: str, **status: Any) -> dict[str, Any]:
 
 def settled(ms: ModelService, ready: int | None = None) -> Observed:
     rev = template_hash(ms, CONFIG)
+    record = build_controller_revision(
+        ms, rev, 1, revision_data(ms, CONFIG), "Stable", "serving"
+    ).to_dict()
+    record["metadata"]["creationTimestamp"] = "2026-11-29T11:00:00Z"
     return Observed(
         deployments=[as_observed(build_deployment(ms, CONFIG, rev, ms.spec.replicas), ready=ready)],
         services=[as_observed(build_service(ms)), as_observed(build_revision_service(ms, rev))],
+        revisions=[record],
         gpu_products=frozenset({"NVIDIA-L4", "NVIDIA-H100-80GB-HBM3"}),
     )
 
@@ -103,6 +111,7 @@ def test_first_pass_creates_services_and_deployment() -> None:
         ("Service", "chat"),
         ("Service", f"chat-{rev}"),
         ("Deployment", f"chat-{rev}"),
+        ("ControllerRevision", f"chat-{rev}"),  # revision 1 of the history
     ]
     assert decision.status_patch is not None
     assert cond(dict(decision.status_patch), "Ready")["reason"] == "ReplicasNotReady"
@@ -130,43 +139,35 @@ def test_scale_changes_only_the_deployment_replicas() -> None:
     assert [e.reason for e in decision.events][:1] == ["Scaled"]
 
 
-def test_model_change_keeps_old_revision_until_new_is_ready() -> None:
-    old = modelservice(uri="hf://org/model@v1")
-    new = modelservice(uri="hf://org/model@v2")
-    old_rev, new_rev = template_hash(old, CONFIG), template_hash(new, CONFIG)
-    assert old_rev != new_rev
-    base = settled(old)
+def test_model_change_rolls_replica_by_replica_and_never_below_ready() -> None:
+    sim = Sim(modelservice(uri="hf://org/model@v1", replicas=2), NOW)
+    sim.settle()
+    old_rev = sim.status.stable_revision
+    assert old_rev and sim.deployments() == {old_rev: 2}
+    sim.change(model={"uri": "hf://org/model@v2"})
+    new_rev = template_hash(sim.ms, CONFIG)
+    sim.ready[new_rev] = 0
+    sim.step()
+    # maxSurge 1, maxUnavailable 0: one new pod first, the old ones stay.
+    assert sim.deployments() == {old_rev: 2, new_rev: 1}
+    assert sim.traffic() == {old_rev: 100}
+    assert cond(_status(sim), "Progressing")["reason"] == "RollingOut"
+    assert cond(_status(sim), "Ready")["status"] == "True"
+    sim.ready[new_rev] = 1
+    sim.step()
+    sim.step()
+    assert sim.deployments() == {old_rev: 1, new_rev: 2}
+    assert sim.traffic() == {old_rev: 50, new_rev: 50}  # traffic follows ready capacity
+    sim.ready[new_rev] = None
+    sim.settle(seconds=2)
+    assert sim.deployments() == {new_rev: 2}
+    assert sim.status.stable_revision == new_rev and sim.traffic() == {new_rev: 100}
+    outcomes = {r.revision: (r.number, r.outcome) for r in sim.status.revisions}
+    assert outcomes == {old_rev: (1, "Retired"), new_rev: (2, "Stable")}
 
-    decision = plan(new, base, CONFIG, NOW)
-    assert not any(isinstance(a, Delete) for a in decision.actions)
-    status = dict(decision.status_patch or {})
-    assert cond(status, "Ready")["status"] == "True"  # the old revision still serves
-    assert cond(status, "Progressing")["reason"] == "RollingOut"
 
-    half = Observed(
-        deployments=[
-            *base.deployments,
-            as_observed(build_deployment(new, CONFIG, new_rev, 2), ready=1),
-        ],
-        services=base.services,
-        gpu_products=base.gpu_products,
-    )
-    assert not any(isinstance(a, Delete) for a in plan(new, half, CONFIG, NOW).actions)
-
-    done = Observed(
-        deployments=[
-            *base.deployments,
-            as_observed(build_deployment(new, CONFIG, new_rev, 2), ready=2),
-        ],
-        services=[*base.services, as_observed(build_revision_service(new, new_rev))],
-        gpu_products=base.gpu_products,
-    )
-    deletes = [
-        (a.kind.__name__, a.name)
-        for a in plan(new, done, CONFIG, NOW).actions
-        if isinstance(a, Delete)
-    ]
-    assert deletes == [("Deployment", f"chat-{old_rev}"), ("Service", f"chat-{old_rev}")]
+def _status(sim: Sim) -> dict[str, Any]:
+    return sim.ms.status.model_dump(by_alias=True, mode="json")
 
 
 STATUS_CASES = [
@@ -360,7 +361,8 @@ def test_cached_model_downloads_first_and_serves_after() -> None:
     ms = cached_modelservice()
     first = plan(ms, Observed(gpu_products=None), CONFIG, NOW)
     kinds = sorted(type(a.obj).__name__ for a in first.actions if isinstance(a, Apply))
-    assert kinds == ["Job", "PersistentVolumeClaim", "Service", "Service"]  # no Deployment yet
+    # No Deployment yet; the revision is recorded already.
+    assert kinds == ["ControllerRevision", "Job", "PersistentVolumeClaim", "Service", "Service"]
     status = dict(first.status_patch or {})
     assert cond(status, "Ready")["reason"] == "ModelDownloading"
     assert cond(status, "ModelCached")["reason"] == "Downloading"

@@ -77,3 +77,8 @@ OWNED_VLLM_SHORT_FLAGS: Final = ("-tp", "-q")
 # Secrets holding per-ModelService API keys carry this label (value "true"):
 # the gateway watches only those, not every Secret.
 LABEL_API_KEYS: Final = f"{GROUP}/api-keys"
+
+# A user's rollout request (promote, pause, resume, abort, retry) as JSON with a
+# unique id; the operator acts on each id once and records it in
+# status.rollout.lastRequest. `modelplane rollout ...` writes it.
+REQUEST_ANNOTATION: Final = f"{GROUP}/rollout-request"

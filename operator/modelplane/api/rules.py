@@ -150,3 +150,41 @@ PREFIX_HASH_RULE: Final[Rule] = {
         "remove prefixHash"
     ),
 }
+
+ROLLING_PROGRESS_RULE: Final[Rule] = {
+    "rule": "self.maxSurge > 0 || self.maxUnavailable > 0",
+    "message": (
+        "spec.rollout.rollingUpdate: maxSurge and maxUnavailable cannot both be 0 "
+        "(nothing could move); set maxSurge: 1"
+    ),
+}
+CANARY_GATE_RULE: Final[Rule] = {
+    "rule": (
+        "(has(self.pauseSeconds) ? 1 : 0) + (self.manual ? 1 : 0) + (self.analysis ? 1 : 0) <= 1"
+    ),
+    "message": (
+        "spec.rollout.canary.steps[]: a step has at most one gate; choose one of "
+        "pauseSeconds, manual or analysis"
+    ),
+}
+ANALYSIS_GATE_NEEDS_ANALYSIS_RULE: Final[Rule] = {
+    "rule": (
+        "has(self.analysis) || ((!has(self.canary) || !self.canary.steps.exists(s, s.analysis))"
+        " && self.blueGreen.promotion != 'Analysis')"
+    ),
+    "message": (
+        "spec.rollout.analysis: a canary step with analysis: true or blueGreen.promotion: "
+        "Analysis needs spec.rollout.analysis (the checks to run)"
+    ),
+}
+CANARY_NEEDS_STEPS_RULE: Final[Rule] = {
+    "rule": "self.strategy != 'Canary' || has(self.canary)",
+    "message": "spec.rollout.canary: strategy Canary needs canary.steps, e.g. [{weight: 10}]",
+}
+ANALYSIS_METRIC_RULE: Final[Rule] = {
+    "rule": (
+        "has(self.maxErrorRate) || has(self.maxTtftP95Seconds) || has(self.maxLatencyP95Seconds)"
+        " || has(self.maxTtftP95Ratio) || has(self.maxLatencyP95Ratio) || has(self.prometheus)"
+    ),
+    "message": ("spec.rollout.analysis: set at least one check, e.g. maxErrorRate: 0.05"),
+}

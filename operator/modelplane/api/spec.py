@@ -416,6 +416,188 @@ class RoutingSpec(WireModel):
     )
 
 
+class RollingUpdateSpec(WireModel):
+    """How fast replicas move from the old revision to the new one."""
+
+    model_config = ConfigDict(json_schema_extra=rules.validations(rules.ROLLING_PROGRESS_RULE))
+
+    max_surge: int = Field(
+        default=1,
+        ge=0,
+        description="Replicas of the new revision allowed above spec.replicas. Default 1.",
+    )
+    max_unavailable: int = Field(
+        default=0,
+        ge=0,
+        description="Ready replicas allowed below spec.replicas during the update. Default 0.",
+    )
+
+
+class CanaryStep(WireModel):
+    """One step of a canary: a traffic weight, then a gate before the next step."""
+
+    model_config = ConfigDict(json_schema_extra=rules.validations(rules.CANARY_GATE_RULE))
+
+    weight: int = Field(
+        ge=0,
+        le=100,
+        description="Percent of requests the gateway sends to the canary during this step.",
+    )
+    replicas: int | None = Field(
+        default=None,
+        ge=1,
+        description="Canary replicas during this step. Default: the weight's share of "
+        "spec.replicas, at least 1.",
+    )
+    pause_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        description="Gate: wait this long (counted once the canary is ready at this step).",
+    )
+    manual: bool = Field(
+        default=False,
+        description="Gate: wait for `modelplane rollout promote` (or the request annotation).",
+    )
+    analysis: bool = Field(
+        default=False,
+        description="Gate: pass spec.rollout.analysis (interval x count) before moving on.",
+    )
+
+
+class CanarySpec(WireModel):
+    steps: list[CanaryStep] = Field(
+        min_length=1,
+        max_length=20,
+        description="Steps in order; after the last, the canary takes all traffic and "
+        "becomes stable.",
+    )
+
+
+class BlueGreenSpec(WireModel):
+    """The new revision comes up in full beside the old one, reachable only under a
+    preview name, and takes all traffic at once on promotion."""
+
+    preview_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="Model name that reaches the new revision before promotion "
+        "(smoke tests). Default: <servedName>-preview.",
+    )
+    promotion: Literal["Manual", "Analysis", "Auto"] = Field(
+        default="Manual",
+        description="Manual: `modelplane rollout promote`. Analysis: once spec.rollout."
+        "analysis passes on preview traffic. Auto: as soon as it is ready. Default Manual.",
+    )
+    scale_down_delay_seconds: int = Field(
+        default=30,
+        ge=0,
+        description="How long the old revision stays up after promotion, for an instant "
+        "rollback. Default 30.",
+    )
+
+
+class PrometheusCheck(WireModel):
+    """An extra analysis metric from a Prometheus the user runs."""
+
+    address: str = Field(
+        min_length=1, max_length=512, description="Base URL, e.g. http://prometheus:9090."
+    )
+    query: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="PromQL returning one number; {{ revision }}, {{ stable }}, "
+        "{{ namespace }}, {{ name }} and {{ model }} are substituted.",
+    )
+    max: float = Field(description="The run fails when the query's value is above this.")
+
+
+class AnalysisSpec(WireModel):
+    """Checks of the new revision's traffic, from the gateway's own metrics."""
+
+    model_config = ConfigDict(json_schema_extra=rules.validations(rules.ANALYSIS_METRIC_RULE))
+
+    interval_seconds: int = Field(default=10, ge=1, le=3600, description="Length of one run.")
+    count: int = Field(default=3, ge=1, le=100, description="Passing runs needed.")
+    failure_limit: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Failed runs tolerated; one more rolls back. Default 0.",
+    )
+    initial_delay_seconds: int = Field(
+        default=0, ge=0, description="Wait this long before the first run."
+    )
+    min_requests: int = Field(
+        default=10,
+        ge=1,
+        description="Requests a run needs to be conclusive. Default 10.",
+    )
+    inconclusive: Literal["Hold", "Rollback"] = Field(
+        default="Hold",
+        description="A run with too few requests: Hold runs again (does not count), "
+        "Rollback counts it as failed. Default Hold.",
+    )
+    max_error_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Largest share of failed requests (5xx, refused, broken streams).",
+    )
+    max_ttft_p95_seconds: float | None = Field(
+        default=None, gt=0, description="Largest 95th percentile time to first token."
+    )
+    max_latency_p95_seconds: float | None = Field(
+        default=None, gt=0, description="Largest 95th percentile request duration."
+    )
+    max_ttft_p95_ratio: float | None = Field(
+        default=None,
+        gt=0,
+        description="Largest TTFT p95 relative to the stable revision's in the same run.",
+    )
+    max_latency_p95_ratio: float | None = Field(
+        default=None,
+        gt=0,
+        description="Largest latency p95 relative to the stable revision's in the same run.",
+    )
+    prometheus: PrometheusCheck | None = Field(
+        default=None, description="An optional query against your own Prometheus."
+    )
+
+
+class RolloutSpec(WireModel):
+    """How a new revision replaces the stable one."""
+
+    model_config = ConfigDict(json_schema_extra=rules.validations(rules.CANARY_NEEDS_STEPS_RULE))
+
+    strategy: Literal["RollingUpdate", "Canary", "BlueGreen"] = Field(
+        default="RollingUpdate",
+        description="RollingUpdate moves replicas (traffic follows ready capacity); Canary "
+        "walks weighted steps with gates; BlueGreen switches all traffic at once. "
+        "Default RollingUpdate.",
+    )
+    rolling_update: RollingUpdateSpec = Field(
+        default_factory=RollingUpdateSpec,
+        description="RollingUpdate settings.",
+        json_schema_extra={"default": {}},
+    )
+    canary: CanarySpec | None = Field(default=None, description="Canary steps.")
+    blue_green: BlueGreenSpec = Field(
+        default_factory=BlueGreenSpec,
+        description="BlueGreen settings.",
+        json_schema_extra={"default": {}},
+    )
+    analysis: AnalysisSpec | None = Field(
+        default=None, description="Metric checks used by canary steps and BlueGreen promotion."
+    )
+    progress_deadline_seconds: int = Field(
+        default=600,
+        ge=10,
+        description="A step whose pods are not ready within this long fails and rolls "
+        "back. Default 600.",
+    )
+
+
 class ModelServiceSpec(WireModel):
     """The desired state of a ModelService."""
 
@@ -457,4 +639,16 @@ class ModelServiceSpec(WireModel):
             "Changing it does not start a new revision."
         ),
         json_schema_extra={"default": {}},
+    )
+    rollout: RolloutSpec = Field(
+        default_factory=RolloutSpec,
+        description="How changes roll out, and when they roll back automatically.",
+        json_schema_extra={"default": {}},
+    )
+    revision_history_limit: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="Revisions kept (ControllerRevisions and status.revisions) for "
+        "`modelplane rollout undo`. Default 10.",
     )

@@ -81,6 +81,74 @@ class TrafficTarget(WireModel):
 
 MAX_TRAFFIC_TARGETS: Final = 8
 
+Outcome = Literal["Stable", "Progressing", "RolledBack", "Superseded", "Aborted", "Retired"]
+
+
+class RevisionStatus(WireModel):
+    """One kept revision (a ControllerRevision named <name>-<revision>)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    revision: str = Field(max_length=64, description="Template hash; children are <name>-<hash>.")
+    number: int = Field(ge=1, description="Revision number, increasing with every change.")
+    outcome: Outcome = Field(
+        description="Stable (serving), Progressing (rolling out), RolledBack (a gate or its "
+        "pods failed), Superseded (replaced before it finished), Aborted (by a user), "
+        "Retired (was stable, replaced by a newer one)."
+    )
+    image: str = Field(max_length=512, description="Runtime image.")
+    model: str = Field(max_length=2048, description="spec.model.uri of this revision.")
+    resolved: str | None = Field(
+        default=None, max_length=256, description="Resolved model revision, once known."
+    )
+    created: AwareDatetime = Field(description="When the revision was first seen.")
+    message: str = Field(default="", max_length=1024, description="How it ended, and why.")
+
+
+RolloutPhase = Literal[
+    "Progressing", "Paused", "Analyzing", "Promoting", "Succeeded", "RolledBack", "Aborted"
+]
+
+
+class AnalysisStatus(WireModel):
+    model_config = ConfigDict(extra="ignore")
+
+    passed: int = Field(default=0, ge=0, description="Runs that passed at this gate.")
+    failed: int = Field(default=0, ge=0, description="Runs that failed at this gate.")
+    inconclusive: int = Field(default=0, ge=0, description="Runs with too few requests.")
+    last: str = Field(default="", max_length=1024, description="The last run's figures.")
+
+
+class RolloutStatus(WireModel):
+    """Where the latest rollout is: which revision, which step, why it waits."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    revision: str = Field(max_length=64, description="The revision being rolled out.")
+    strategy: str = Field(max_length=32, description="RollingUpdate, Canary or BlueGreen.")
+    from_revision: str | None = Field(
+        default=None, max_length=64, description="The stable revision when it started."
+    )
+    phase: RolloutPhase = Field(description="Where the rollout is.")
+    step: int | None = Field(default=None, ge=0, description="Canary step index (from 0).")
+    weight: int = Field(default=0, ge=0, le=100, description="Percent of traffic it gets.")
+    message: str = Field(default="", max_length=1024, description="Why it waits, or what failed.")
+    step_started: AwareDatetime | None = Field(
+        default=None, description="When the current step (or pause) began."
+    )
+    paused: bool = Field(default=False, description="Paused by a user request.")
+    analysis: AnalysisStatus | None = Field(default=None, description="The current gate's runs.")
+    last_request: str | None = Field(
+        default=None, max_length=128, description="Id of the last rollout request acted on."
+    )
+
+
+class PreviewStatus(WireModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(max_length=256, description="Model name that reaches the preview.")
+    revision: str = Field(max_length=64, description="The revision it reaches.")
+
 
 class ModelServiceStatus(WireModel):
     """The observed state of a ModelService."""
@@ -138,6 +206,21 @@ class ModelServiceStatus(WireModel):
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["revision"],
         },
+    )
+
+    stable_revision: str | None = Field(
+        default=None, max_length=64, description="The revision serving as stable."
+    )
+    rollout: RolloutStatus | None = Field(
+        default=None, description="The latest rollout: revision, step, weight, phase, why."
+    )
+    revisions: list[RevisionStatus] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Kept revisions, newest first.",
+    )
+    preview: PreviewStatus | None = Field(
+        default=None, description="BlueGreen: the model name that reaches the new revision."
     )
 
     def condition(self, type_: str) -> Condition | None:

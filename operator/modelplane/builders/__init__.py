@@ -10,11 +10,21 @@ from modelplane.builders.naming import (
     serving_template,
     template_hash,
 )
+from modelplane.builders.revision import (
+    MESSAGE_ANNOTATION,
+    OUTCOME_ANNOTATION,
+    build_controller_revision,
+    revision_data,
+    spec_of,
+)
 from modelplane.builders.service import build_revision_service, build_service, endpoint_url
 from modelplane.builders.vllm_args import launcher_args, vllm_args
 
 __all__ = [
+    "MESSAGE_ANNOTATION",
+    "OUTCOME_ANNOTATION",
     "build_cache_claim",
+    "build_controller_revision",
     "build_deployment",
     "build_fetch_job",
     "build_revision_service",
@@ -24,11 +34,13 @@ __all__ = [
     "fetch_job_name",
     "launcher_args",
     "pod_selector",
+    "revision_data",
     "revision_labels",
     "runtime_image",
     "selector_labels",
     "served_name",
     "serving_template",
+    "spec_of",
     "template_hash",
     "vllm_args",
 ]

@@ -138,6 +138,7 @@ class Controller:
             pods=pods,
             jobs=self.cache.children_of("jobs", key),
             claims=self.cache.children_of("persistentvolumeclaims", key),
+            revisions=self.cache.children_of("controllerrevisions", key),
             fetch_progress=await self._download_progress(namespace, pods),
             gpu_products=self.cache.gpu_products(),
             missing_secrets=await self.kube.missing_secrets(namespace, referenced_secrets(ms)),

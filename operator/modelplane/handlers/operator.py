@@ -52,6 +52,7 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
 
     for group, version, plural in (
         ("apps", "v1", "deployments"),
+        ("apps", "v1", "controllerrevisions"),
         ("", "v1", "services"),
         ("batch", "v1", "jobs"),
         ("", "v1", "persistentvolumeclaims"),

@@ -17,7 +17,7 @@ from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.models.core_v1 import EventSource, ObjectReference
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.apps_v1 import ControllerRevision, Deployment
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Event, Node, PersistentVolumeClaim, Pod, Secret, Service
 from lightkube.types import CascadeType, PatchType
@@ -28,9 +28,10 @@ from modelplane.reconcile import EventSpec
 
 log = logging.getLogger(__name__)
 
-Child = Deployment | Service | Job | PersistentVolumeClaim
+Child = Deployment | Service | Job | PersistentVolumeClaim | ControllerRevision
 OWNED_KINDS: dict[str, type[Child] | type[Pod]] = {
     "deployments": Deployment,
+    "controllerrevisions": ControllerRevision,
     "services": Service,
     "jobs": Job,
     "persistentvolumeclaims": PersistentVolumeClaim,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelplane.reconcile.analysis import RunResult
 
 Obj = Mapping[str, Any]
 
@@ -21,6 +24,8 @@ class Observed:
     pods: Sequence[Obj] = ()
     jobs: Sequence[Obj] = ()
     claims: Sequence[Obj] = ()
+    # ControllerRevisions: the kept revisions.
+    revisions: Sequence[Obj] = ()
     # The running download's last progress line (read from its log), if any.
     fetch_progress: str | None = None
     # GPU products some node offers (nvidia.com/gpu.product labels); None when
@@ -28,6 +33,8 @@ class Observed:
     gpu_products: frozenset[str] | None = None
     # Secrets referenced by the spec that do not exist in the namespace.
     missing_secrets: frozenset[str] = field(default_factory=frozenset)
+    # One finished analysis interval of the revision under analysis, if any.
+    analysis_run: RunResult | None = None
 
     def deployment(self, name: str) -> Obj | None:
         return next((d for d in self.deployments if d["metadata"]["name"] == name), None)

@@ -8,17 +8,18 @@ service never drops to zero ready replicas.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.apps_v1 import ControllerRevision, Deployment
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import PersistentVolumeClaim, Service
 
 from modelplane.api.config import OperatorConfig
-from modelplane.api.constants import LABEL_REVISION
+from modelplane.api.constants import LABEL_REVISION, REQUEST_ANNOTATION
 from modelplane.api.resource import ModelService
 from modelplane.api.status import DEGRADED, MODEL_CACHED, PROGRESSING, READY, ModelServiceStatus
 from modelplane.builders import (
@@ -31,17 +32,21 @@ from modelplane.builders import (
     endpoint_url,
     fetch_job_name,
     pod_selector,
+    revision_data,
+    served_name,
+    spec_of,
     template_hash,
 )
 from modelplane.builders.cache import FETCH_LABEL, model_key
-from modelplane.reconcile import health, traffic
+from modelplane.reconcile import health, history, rollout
 from modelplane.reconcile.checks import spec_problems
 from modelplane.reconcile.conditions import Verdict, merge
 from modelplane.reconcile.diff import contains
+from modelplane.reconcile.events import EventSpec
 from modelplane.reconcile.fetch import FetchState, fetch_state
 from modelplane.reconcile.observed import Obj, Observed
 
-Child = Deployment | Service | Job | PersistentVolumeClaim
+Child = Deployment | Service | Job | PersistentVolumeClaim | ControllerRevision
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ class Apply:
 
 @dataclass(frozen=True)
 class Delete:
-    kind: type[Deployment] | type[Service] | type[Job]
+    kind: type[Deployment] | type[Service] | type[Job] | type[ControllerRevision]
     name: str
     reason: str
 
@@ -63,20 +68,15 @@ Action = Apply | Delete
 
 
 @dataclass(frozen=True)
-class EventSpec:
-    type: Literal["Normal", "Warning"]
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
 class Plan:
     actions: tuple[Action, ...] = ()
     # A merge patch for .status, or None when the status is already right.
     status_patch: Mapping[str, Any] | None = None
     events: tuple[EventSpec, ...] = ()
-    # Look again this soon even without events (a download's progress).
+    # Look again this soon even without events (a download's progress, a pause).
     requeue_after: float | None = None
+    # (revision, stable) whose gateway metrics to measure for the next analysis run.
+    analyzing: tuple[str, str | None] | None = None
 
 
 def _revision(obj: Obj) -> str:
@@ -92,6 +92,8 @@ def _seen(observed: Observed, obj: Child) -> Obj | None:
         return observed.job(name)
     if isinstance(obj, PersistentVolumeClaim):
         return observed.claim(name)
+    if isinstance(obj, ControllerRevision):
+        return next((r for r in observed.revisions if r["metadata"]["name"] == name), None)
     return observed.service(name)
 
 
@@ -112,41 +114,81 @@ def plan(ms: ModelService, observed: Observed, config: OperatorConfig, now: date
     """Decide the actions and the status for ``ms`` given what was observed."""
     problems = spec_problems(ms, observed)
     revision = template_hash(ms, config)
-    current = child_name(ms, revision)
-    desired = ms.spec.replicas
     actions: list[Action] = []
     events: list[EventSpec] = []
     fetch = _fetch(ms, observed)
-    live = {_revision(d) for d in observed.deployments}
+    decision: rollout.Decision | None = None
+    kept_history = ms.status.revisions
 
     if not problems:
-        wanted: list[Child | None] = [build_service(ms), build_revision_service(ms, revision)]
+        request, complaint = parse_request(ms.metadata.annotations.get(REQUEST_ANNOTATION))
+        if complaint:
+            events.append(EventSpec("Warning", "InvalidRequest", complaint))
+        records = history.by_revision(observed.revisions)
+        decision = rollout.decide(
+            ms.spec,
+            ms.status,
+            revision,
+            _states(observed),
+            now,
+            served_name(ms),
+            request=request,
+            run=observed.analysis_run,
+            model_ready=fetch is None or fetch.phase == "done",
+            proven=history.proven(records),
+        )
+        events += decision.events
+        wanted: list[Child | None] = [build_service(ms)]
         if fetch is not None:
             wanted += [build_cache_claim(ms), build_fetch_job(ms, config)]
-        # With a cache, a revision's pods start only once its weights are there.
-        if fetch is None or fetch.phase == "done":
-            wanted.append(build_deployment(ms, config, revision, desired))
+        for rev, size in sorted(decision.replicas.items()):
+            wanted.append(build_revision_service(ms, rev))
+            if rev == revision:
+                # With a cache, a revision's pods start only once its weights are there.
+                if fetch is None or fetch.phase == "done":
+                    wanted.append(build_deployment(ms, config, rev, size))
+            elif rev in records:
+                past = spec_of(ms, records[rev].get("data") or {})
+                wanted.append(build_deployment(past, config, rev, size))
         for obj in [o for o in wanted if o is not None]:
             seen = _seen(observed, obj)
             if seen is not None and contains(seen, obj.to_dict()):
                 continue
             actions.append(Apply(obj, "create" if seen is None else "update"))
             if isinstance(obj, Deployment):
-                events += _deployment_events(ms, revision, seen)
-
-        live |= {revision}
-        new = observed.deployment(current)
-        if new is not None and health.ready_replicas(new) >= desired:
-            retired, retire_events = _retire(ms, observed, revision, cached=fetch is not None)
-            actions += retired
-            events += retire_events
-            live = {revision}
+                events += _deployment_events(ms, obj, seen)
+        live = set(decision.replicas)
+        for d in observed.deployments:
+            if _revision(d) not in live:
+                actions.append(Delete(Deployment, d["metadata"]["name"], "revision retired"))
         for svc in observed.services:
-            rev = _revision(svc)
-            if rev and rev not in live:
-                actions.append(Delete(Service, svc["metadata"]["name"], "revision gone"))
+            if (rev := _revision(svc)) and rev not in live:
+                actions.append(Delete(Service, svc["metadata"]["name"], "revision retired"))
+        if decision.stable == revision:
+            current_job = fetch_job_name(ms) if fetch is not None else None
+            for job in observed.jobs:
+                if job["metadata"]["name"] != current_job:
+                    actions.append(Delete(Job, job["metadata"]["name"], "model no longer served"))
 
-    verdicts = _verdicts(ms, observed, revision, problems, fetch)
+        renumber = decision.rollout is not None and (
+            ms.status.rollout is None or ms.status.rollout.revision != revision
+        )
+        wanted_records = history.wanted_records(
+            ms, records, revision, revision_data(ms, config), renumber, decision.outcomes
+        )
+        protected = {revision, decision.stable or "", *(live or ())}
+        kept, dropped = history.trimmed(wanted_records, ms.spec.revision_history_limit, protected)
+        for record in kept:
+            seen = records.get(history.revision_of(record.to_dict()))
+            if seen is None or not contains(seen, record.to_dict()):
+                actions.append(Apply(record, "create" if seen is None else "update"))
+        actions += [Delete(ControllerRevision, name, "history limit") for name in dropped]
+        resolved = {r.revision: r.resolved for r in ms.status.revisions if r.resolved}
+        if fetch is not None and fetch.model is not None and fetch.model.resolved:
+            resolved[revision] = fetch.model.resolved
+        kept_history = history.summary(kept, records, resolved, now)
+
+    verdicts = _verdicts(ms, observed, revision, problems, fetch, decision)
     status = ModelServiceStatus(
         observed_generation=ms.metadata.generation,
         replicas=sum(health.replicas(d) for d in observed.deployments),
@@ -156,57 +198,70 @@ def plan(ms: ModelService, observed: Observed, config: OperatorConfig, now: date
         endpoint=endpoint_url(ms),
         model=fetch.model if fetch is not None else None,
         revision=revision,
-        traffic=traffic.by_ready_capacity(
-            {
-                _revision(d): health.ready_replicas(d)
-                for d in observed.deployments
-                if _revision(d) in live
-            },
-            newest=None if problems else revision,
-        ),
+        traffic=decision.traffic if decision is not None else ms.status.traffic,
+        stable_revision=decision.stable if decision is not None else ms.status.stable_revision,
+        rollout=decision.rollout if decision is not None else ms.status.rollout,
+        revisions=kept_history,
+        preview=decision.preview if decision is not None else ms.status.preview,
     )
     events += _transition_events(ms.status, status)
     downloading = fetch is not None and fetch.phase in ("pending", "running", "retrying")
+    requeue = decision.requeue_after if decision is not None else None
+    if downloading:
+        requeue = min(requeue or DOWNLOAD_POLL_SECONDS, DOWNLOAD_POLL_SECONDS)
     return Plan(
         tuple(actions),
         status_patch(ms.status, status),
         tuple(events),
-        requeue_after=DOWNLOAD_POLL_SECONDS if downloading else None,
+        requeue_after=requeue,
+        analyzing=decision.analyzing if decision is not None else None,
     )
 
 
 DOWNLOAD_POLL_SECONDS = 5.0
 
 
-def _retire(
-    ms: ModelService, observed: Observed, revision: str, cached: bool
-) -> tuple[list[Action], list[EventSpec]]:
-    """The current revision is ready: remove older revisions and stale download Jobs."""
-    actions: list[Action] = []
-    events = []
-    for rev in sorted({_revision(d) for d in observed.deployments} - {revision}):
-        message = f"revision {rev} removed: revision {revision} is ready"
-        events.append(EventSpec("Normal", "RevisionRetired", message))
+def parse_request(raw: str | None) -> tuple[rollout.Request | None, str | None]:
+    """The modelplane.io/rollout-request annotation: {"id": ..., "action": ..., "full"?}."""
+    if not raw:
+        return None, None
+    try:
+        data = json.loads(raw)
+        action = data["action"]
+        if action not in rollout.ACTIONS:
+            raise ValueError(f"unknown action {action!r}")
+        return rollout.Request(id=str(data["id"]), action=action, full=bool(data.get("full"))), None
+    except (ValueError, KeyError, TypeError) as err:
+        return None, (
+            f"annotation {REQUEST_ANNOTATION} is not a rollout request ({err}); use "
+            '`modelplane rollout promote|pause|resume|abort|retry` or {"id": "<unique>", '
+            '"action": "promote"}'
+        )
+
+
+def _states(observed: Observed) -> dict[str, rollout.RevisionState]:
+    states = {}
     for d in observed.deployments:
-        if _revision(d) != revision:
-            actions.append(Delete(Deployment, d["metadata"]["name"], "superseded"))
-    current_job = fetch_job_name(ms) if cached else None
-    for job in observed.jobs:
-        if job["metadata"]["name"] != current_job:
-            actions.append(Delete(Job, job["metadata"]["name"], "model no longer served"))
-    return actions, events
+        rev = _revision(d)
+        pods = [p for p in observed.pods if _revision(p) == rev]
+        states[rev] = rollout.RevisionState(
+            replicas=int((d.get("spec") or {}).get("replicas") or 0),
+            ready=health.ready_replicas(d),
+            problem=health.failing(pods) or health.unschedulable(pods),
+        )
+    return states
 
 
-def _deployment_events(ms: ModelService, revision: str, seen: Obj | None) -> list[EventSpec]:
-    desired = ms.spec.replicas
+def _deployment_events(ms: ModelService, obj: Deployment, seen: Obj | None) -> list[EventSpec]:
+    assert obj.metadata is not None and obj.spec is not None
+    rev = (obj.metadata.labels or {}).get(LABEL_REVISION, "")
+    size = obj.spec.replicas
     if seen is None:
-        message = f"revision {revision} created for {ms.spec.model.uri} with {desired} replicas"
+        message = f"revision {rev} created for {ms.spec.model.uri} with {size} replicas"
         return [EventSpec("Normal", "RevisionCreated", message)]
     before = (seen.get("spec") or {}).get("replicas")
-    if before != desired:
-        return [
-            EventSpec("Normal", "Scaled", f"revision {revision}: replicas {before} -> {desired}")
-        ]
+    if before != size:
+        return [EventSpec("Normal", "Scaled", f"revision {rev}: replicas {before} -> {size}")]
     return []
 
 
@@ -216,16 +271,17 @@ def _verdicts(
     revision: str,
     problems: Sequence[tuple[str, str]],
     fetch: FetchState | None = None,
+    decision: rollout.Decision | None = None,
 ) -> list[Verdict]:
     desired = ms.spec.replicas
     current = observed.deployment(child_name(ms, revision))
     current_pods = [p for p in observed.pods if _revision(p) == revision]
     ready = sum(health.ready_replicas(d) for d in observed.deployments)
     new_ready = health.ready_replicas(current)
-    others = sorted({_revision(d) for d in observed.deployments} - {revision})
     serving_pods = [p for p in observed.pods if _revision(p)]  # not the download Job's
     failing = health.failing(serving_pods)
     fetch_failed = fetch is not None and fetch.phase in ("retrying", "failed")
+    ro = decision.rollout if decision is not None else None
 
     if problems:
         message = "; ".join(f"{path}: {msg}" for path, msg in problems)
@@ -248,14 +304,11 @@ def _verdicts(
 
     if problems:
         progressing = Verdict(PROGRESSING, "False", "InvalidSpec", "fix the spec to roll out")
-    elif others:
-        progressing = Verdict(
-            PROGRESSING,
-            "True",
-            "RollingOut",
-            f"revision {revision}: {new_ready}/{desired} ready; "
-            f"revision(s) {', '.join(others)} serve until then",
-        )
+    elif ro is not None and ro.revision == revision and ro.phase in rollout.IN_FLIGHT:
+        reason = {"Progressing": "RollingOut"}.get(ro.phase, ro.phase)
+        progressing = Verdict(PROGRESSING, "True", reason, f"revision {revision}: {ro.message}")
+    elif ro is not None and ro.revision == revision and ro.phase in ("RolledBack", "Aborted"):
+        progressing = Verdict(PROGRESSING, "False", ro.phase, ro.message)
     elif current is None or new_ready != desired or health.replicas(current) != desired:
         progressing = Verdict(
             PROGRESSING, "True", "Scaling", f"revision {revision}: {new_ready}/{desired} ready"
@@ -265,11 +318,12 @@ def _verdicts(
             PROGRESSING, "False", "Complete", f"revision {revision} serves {desired} replicas"
         )
 
-    degraded = (
-        Verdict(DEGRADED, "True", failing.reason, failing.message)
-        if failing is not None
-        else Verdict(DEGRADED, "False", "AsExpected", "")
-    )
+    if decision is not None and decision.degraded is not None:
+        degraded = Verdict(DEGRADED, "True", *decision.degraded)
+    elif failing is not None:
+        degraded = Verdict(DEGRADED, "True", failing.reason, failing.message)
+    else:
+        degraded = Verdict(DEGRADED, "False", "AsExpected", "")
     verdicts = [ready_v, progressing, degraded]
     if fetch is not None:
         if fetch.phase == "done":
