@@ -1,4 +1,8 @@
-"""`modelplane` command line: `modelplane operator` and `modelplane gateway`."""
+"""`modelplane` command line: `operator`, `gateway` and `rollout ...`.
+
+Installed twice: as `modelplane`, and as `kubectl-modelplane` so that
+`kubectl modelplane rollout status chat` works as a kubectl plugin.
+"""
 
 from __future__ import annotations
 
@@ -139,6 +143,39 @@ def _run_gateway(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rollout_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "rollout",
+        help="see and steer a ModelService's rollout",
+        description="Status and history of a ModelService's revisions, and the requests the "
+        "operator acts on: promote, pause, resume, abort, retry; undo rewrites the spec to a "
+        "kept revision. Also `kubectl modelplane rollout ...`.",
+    )
+    actions = p.add_subparsers(dest="action", required=True)
+    helps = {
+        "status": "where the rollout is: stable, step, weight, why it waits",
+        "history": "kept revisions with their outcome, image and model",
+        "promote": "pass the current gate (--full: skip the remaining steps)",
+        "pause": "hold the rollout where it is",
+        "resume": "continue a paused rollout",
+        "abort": "send all traffic back to stable and stop",
+        "retry": "try a rolled back or aborted revision again",
+        "undo": "rewrite the spec to a kept revision (default: the previous stable)",
+    }
+    for action, text in helps.items():
+        a = actions.add_parser(action, help=text, description=text)
+        a.add_argument("name", help="the ModelService")
+        a.add_argument("-n", "--namespace", help="default: the kubeconfig's namespace")
+        if action == "status":
+            a.add_argument("-w", "--watch", action="store_true", help="follow until it ends")
+            a.add_argument("--timeout", type=float, default=1800, help="seconds to watch")
+        if action == "promote":
+            a.add_argument("--full", action="store_true", help="skip the remaining steps")
+        if action == "undo":
+            a.add_argument("--to-revision", type=int, metavar="N", help="revision number")
+        a.set_defaults(full=False, watch=False, to_revision=None, timeout=0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="modelplane", description="ModelPlane: serve LLMs with vLLM on Kubernetes."
@@ -146,9 +183,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _operator_parser(sub)
     _gateway_parser(sub)
+    _rollout_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "gateway":
         return _run_gateway(args)
+    if args.command == "rollout":
+        from modelplane.commands import rollout
+
+        return rollout.main(args)
 
     if args.command == "operator":
         try:

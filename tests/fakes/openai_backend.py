@@ -8,7 +8,9 @@ answer (`system_fingerprint` and the X-Fake-Backend header) so tests can
 count which replica served. Control endpoints (not in vLLM): POST
 /fake/ready, /fake/unready (its /v1/models, the readiness probe's path,
 answers 503, so the pod turns not-ready) and /fake/fail/<n> (the next n
-requests answer 500).
+requests answer 500). FAKE_ERROR_RATE (a share of requests answered 500,
+spread evenly) and FAKE_FIRST_TOKEN_DELAY (seconds before any answer) in
+its environment make a whole revision misbehave, for rollout gates.
 
 Accepts vLLM's command line (--port, --served-model-name, anything else
 ignored), so a pod whose runtime image maps to tests/fakes/bin runs it in
@@ -35,6 +37,10 @@ class Fake:
         self.tokens = tokens
         self.ready = True
         self.fail_next = 0
+        # Misbehaviour a revision's template can ask for (env), for rollout gates.
+        self.error_rate = float(os.environ.get("FAKE_ERROR_RATE", "0"))
+        self.first_token_delay = float(os.environ.get("FAKE_FIRST_TOKEN_DELAY", "0"))
+        self._errors_owed = 0.0
         self.served = 0
         # In-process tests: a stream waits here after its first chunk, and
         # every request's headers are kept.
@@ -68,8 +74,14 @@ class Fake:
         self.seen_headers.append(dict(request.headers))
         if self.gate is not None and not req.get("stream"):
             await self.gate.wait()
-        if self.fail_next > 0:
-            self.fail_next -= 1
+        self._errors_owed += self.error_rate
+        if self.first_token_delay:
+            await asyncio.sleep(self.first_token_delay)
+        if self.fail_next > 0 or self._errors_owed >= 1:
+            if self.fail_next > 0:
+                self.fail_next -= 1
+            else:
+                self._errors_owed -= 1
             return web.json_response(
                 {"error": {"message": "injected failure", "type": "server_error"}},
                 status=500,

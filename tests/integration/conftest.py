@@ -70,12 +70,18 @@ def operator_kubeconfig(kubectl: Kubectl, helm: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def operator(operator_kubeconfig: Path, cluster: Cluster) -> Iterator[OperatorProcess]:
-    """One operator for the session; a short resync so steady-state tests see several."""
+def operator(
+    operator_kubeconfig: Path, cluster: Cluster, gateway: GatewayProcess
+) -> Iterator[OperatorProcess]:
+    """One operator for the session; a short resync so steady-state tests see several,
+    and the session gateway's metrics for rollout analysis."""
     proc = OperatorProcess(
         operator_kubeconfig,
         cluster.layout.logs / "operator-tests.log",
-        env={"MODELPLANE_RESYNC_SECONDS": "3"},
+        env={
+            "MODELPLANE_RESYNC_SECONDS": "3",
+            "MODELPLANE_GATEWAY_METRICS_URLS": f"http://127.0.0.1:{gateway.admin_port}/metrics",
+        },
     )
     proc.start()
     yield proc

@@ -493,3 +493,26 @@ async def _until_stable(value: Callable[[], int]) -> None:
 async def _metrics(gw: Harness) -> str:
     async with aiohttp.ClientSession() as s, s.get(gw.admin + "/metrics") as r:
         return await r.text()
+
+
+async def test_preview_name_is_rewritten_to_the_served_name(gw: Harness) -> None:
+    (green,) = await gw.add_backends("green")
+    gw.serve(revisions={"blue": [], "green": [green]}, weights={"blue": 100})
+    body = gw.server.table._services[("team-a", "m")]
+    assert body.model == "m"
+    gw.server.table.put_service(
+        {
+            "metadata": {
+                "namespace": "team-a",
+                "name": "m",
+                "creationTimestamp": "2026-11-29T00:00:00Z",
+            },
+            "spec": {"model": {"uri": "file:///m"}},
+            "status": {
+                "traffic": [{"revision": "blue", "weight": 100}],
+                "preview": {"model": "m-preview", "revision": "green"},
+            },
+        }
+    )
+    code, answer, _ = await _post(gw.url + "/v1/chat/completions", {**CHAT, "model": "m-preview"})
+    assert code == 200 and answer["model"] == "m"  # the replica saw its own name

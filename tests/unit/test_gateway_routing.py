@@ -127,3 +127,19 @@ def test_traffic_follows_ready_capacity() -> None:
     assert [(t.revision, t.weight) for t in by_ready_capacity({"old": 0, "new": 3}, "new")] == [
         ("new", 100)
     ]
+
+
+def test_blue_green_preview_name_reaches_only_the_new_revision() -> None:
+    table = RoutingTable()
+    obj = _ms("chat", served="llama", traffic=[{"revision": "blue", "weight": 100}])
+    obj["status"]["preview"] = {"model": "llama-preview", "revision": "green"}
+    table.put_service(obj)
+    for rev, ip in (("blue", "10.244.0.2"), ("green", "10.244.0.3")):
+        table.put_slice(_slice("chat", rev, [{"addresses": [ip], "conditions": {"ready": True}}]))
+    assert list(table.routes["llama"].revisions) == ["blue"]
+    assert list(table.routes["llama-preview"].revisions) == ["green"]
+    del obj["status"]["preview"]  # promoted
+    obj["status"]["traffic"] = [{"revision": "green", "weight": 100}]
+    table.put_service(obj)
+    assert "llama-preview" not in table.routes
+    assert list(table.routes["llama"].revisions) == ["green"]

@@ -35,6 +35,9 @@ app.kubernetes.io/component: operator
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["apps"]
+  resources: ["controllerrevisions"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["services"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
@@ -61,6 +64,11 @@ app.kubernetes.io/component: operator
 {{/* The gateway: its own name (a DNS label, so at most 63 characters), labels and identity. */}}
 {{- define "modelplane.gateway.fullname" -}}
 {{- printf "%s-gateway" (include "modelplane.fullname" . | trunc 55 | trimSuffix "-") -}}
+{{- end -}}
+
+{{/* The headless admin Service the operator reads gateway metrics through. */}}
+{{- define "modelplane.gateway.adminName" -}}
+{{- printf "%s-admin" (include "modelplane.gateway.fullname" . | trunc 57 | trimSuffix "-") -}}
 {{- end -}}
 
 {{- define "modelplane.gateway.selectorLabels" -}}

@@ -65,6 +65,12 @@ class OperatorConfig(BaseModel):
         le=512,
         description="Concurrent API calls at most (env MODELPLANE_API_CONCURRENCY).",
     )
+    gateway_metrics_urls: tuple[str, ...] = Field(
+        default=(),
+        description="The gateways' /metrics URLs, read for rollout analysis; a host name "
+        "resolving to several addresses (a headless Service) is read at each "
+        "(env MODELPLANE_GATEWAY_METRICS_URLS, comma-separated).",
+    )
     resync_seconds: float = Field(
         default=60.0,
         gt=0,
@@ -146,7 +152,7 @@ def _from_env(cls: type[_Config], environ: Mapping[str, str], names: Mapping[str
         raw = environ.get(variable)
         if raw is None:
             continue
-        if name == "namespaces":
+        if name in ("namespaces", "gateway_metrics_urls"):
             values[name] = tuple(n.strip() for n in raw.split(",") if n.strip())
         elif name == "log_level":
             values[name] = raw.strip().upper()

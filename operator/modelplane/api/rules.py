@@ -152,7 +152,11 @@ PREFIX_HASH_RULE: Final[Rule] = {
 }
 
 ROLLING_PROGRESS_RULE: Final[Rule] = {
-    "rule": "self.maxSurge > 0 || self.maxUnavailable > 0",
+    # has(): the CRD's default {} is checked before its fields are defaulted.
+    "rule": (
+        "(has(self.maxSurge) ? self.maxSurge : 1) > 0"
+        " || (has(self.maxUnavailable) ? self.maxUnavailable : 0) > 0"
+    ),
     "message": (
         "spec.rollout.rollingUpdate: maxSurge and maxUnavailable cannot both be 0 "
         "(nothing could move); set maxSurge: 1"
@@ -160,7 +164,8 @@ ROLLING_PROGRESS_RULE: Final[Rule] = {
 }
 CANARY_GATE_RULE: Final[Rule] = {
     "rule": (
-        "(has(self.pauseSeconds) ? 1 : 0) + (self.manual ? 1 : 0) + (self.analysis ? 1 : 0) <= 1"
+        "(has(self.pauseSeconds) ? 1 : 0) + (has(self.manual) && self.manual ? 1 : 0)"
+        " + (has(self.analysis) && self.analysis ? 1 : 0) <= 1"
     ),
     "message": (
         "spec.rollout.canary.steps[]: a step has at most one gate; choose one of "
@@ -169,8 +174,10 @@ CANARY_GATE_RULE: Final[Rule] = {
 }
 ANALYSIS_GATE_NEEDS_ANALYSIS_RULE: Final[Rule] = {
     "rule": (
-        "has(self.analysis) || ((!has(self.canary) || !self.canary.steps.exists(s, s.analysis))"
-        " && self.blueGreen.promotion != 'Analysis')"
+        "has(self.analysis) || ((!has(self.canary)"
+        " || !self.canary.steps.exists(s, has(s.analysis) && s.analysis))"
+        " && (!has(self.blueGreen) || !has(self.blueGreen.promotion)"
+        " || self.blueGreen.promotion != 'Analysis'))"
     ),
     "message": (
         "spec.rollout.analysis: a canary step with analysis: true or blueGreen.promotion: "
@@ -178,7 +185,7 @@ ANALYSIS_GATE_NEEDS_ANALYSIS_RULE: Final[Rule] = {
     ),
 }
 CANARY_NEEDS_STEPS_RULE: Final[Rule] = {
-    "rule": "self.strategy != 'Canary' || has(self.canary)",
+    "rule": "!has(self.strategy) || self.strategy != 'Canary' || has(self.canary)",
     "message": "spec.rollout.canary: strategy Canary needs canary.steps, e.g. [{weight: 10}]",
 }
 ANALYSIS_METRIC_RULE: Final[Rule] = {

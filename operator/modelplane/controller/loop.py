@@ -20,6 +20,7 @@ from modelplane.api.config import OperatorConfig
 from modelplane.api.errors import SpecError
 from modelplane.api.resource import ModelService
 from modelplane.builders.cache import FETCH_LABEL
+from modelplane.controller.analysis import GatewayMetrics
 from modelplane.controller.cache import Cache, Key, Obj
 from modelplane.controller.queue import WorkQueue
 from modelplane.k8s.client import OWNED_KINDS, Kube, kind_of
@@ -28,6 +29,14 @@ from modelplane.reconcile.checks import referenced_secrets
 from modelplane.reconcile.plan import invalid_status
 
 log = logging.getLogger(__name__)
+
+NO_METRICS_EVENT = EventSpec(
+    "Warning",
+    "AnalysisUnavailable",
+    "the rollout waits for an analysis, but the operator reads no gateway metrics: set "
+    "MODELPLANE_GATEWAY_METRICS_URLS (the chart does when the gateway is enabled), or promote "
+    "with `modelplane rollout promote`",
+)
 
 
 class Controller:
@@ -42,6 +51,8 @@ class Controller:
         self.failures = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._events: set[asyncio.Task[None]] = set()
+        self.gateway_metrics = GatewayMetrics(config.gateway_metrics_urls)
+        self._warned_no_metrics: set[Key] = set()
 
     # ---- triggers (called by the kopf handlers) ------------------------------
     def modelservice_event(self, obj: dict[str, object], deleted: bool) -> None:
@@ -81,6 +92,7 @@ class Controller:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.gateway_metrics.close()
 
     async def _resync(self) -> None:
         """Level-based safety net: revisit everything now and then."""
@@ -142,8 +154,26 @@ class Controller:
             fetch_progress=await self._download_progress(namespace, pods),
             gpu_products=self.cache.gpu_products(),
             missing_secrets=await self.kube.missing_secrets(namespace, referenced_secrets(ms)),
+            analysis_run=await self.gateway_metrics.measure(
+                key,
+                ms.spec.rollout.analysis,
+                {
+                    "namespace": namespace,
+                    "name": name,
+                    "model": ms.spec.model.served_name or name,
+                    "revision": ms.status.rollout.revision if ms.status.rollout else "",
+                    "stable": ms.status.stable_revision or "",
+                },
+            ),
         )
         decision = plan(ms, observed, self.config, now)
+        await self.gateway_metrics.follow(key, decision.analyzing)
+        if decision.analyzing and not self.gateway_metrics.urls:
+            if key not in self._warned_no_metrics:
+                self._warned_no_metrics.add(key)
+                self._post(namespace, name, ms.metadata.uid, NO_METRICS_EVENT)
+        else:
+            self._warned_no_metrics.discard(key)
         # Children do not depend on each other: apply them side by side.
         await asyncio.gather(*(self._act(action, namespace) for action in decision.actions))
         if decision.requeue_after is not None:

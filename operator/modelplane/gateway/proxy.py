@@ -199,6 +199,8 @@ class Gateway:
             for k, v in request.headers.items()
             if k.lower() not in HOP_BY_HOP and not (strip_auth and k.lower() == "authorization")
         )
+        if route.upstream_model is not None and isinstance(data.get("model"), str):
+            body = json.dumps({**data, "model": route.upstream_model}).encode()
         tried: set[Endpoint] = set()
         revision_name = ""
         while True:

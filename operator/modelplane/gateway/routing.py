@@ -35,6 +35,16 @@ class ServiceInfo:
     created: str
     traffic: tuple[tuple[str, int], ...]
     routing: RoutingSpec
+    # BlueGreen: (model name, revision) that reaches the revision before promotion.
+    preview: tuple[str, str] | None = None
+
+    def names(self) -> tuple[str, ...]:
+        return (self.model, self.preview[0]) if self.preview else (self.model,)
+
+    def traffic_of(self, name: str) -> tuple[tuple[str, int], ...]:
+        if self.preview is not None and name == self.preview[0] and name != self.model:
+            return ((self.preview[1], 100),)
+        return self.traffic
 
 
 @dataclass(eq=False)
@@ -55,6 +65,9 @@ class Route:
     routing: RoutingSpec
     created: str = ""
     revisions: dict[str, RevisionRoute] = field(default_factory=dict)
+    # A preview name: replicas serve the model under its real name, so the
+    # request's `model` is rewritten to it.
+    upstream_model: str | None = None
     picker: SmoothWeighted = field(default_factory=SmoothWeighted)
 
     def ready(self) -> bool:
@@ -101,7 +114,15 @@ def service_info(obj: Obj) -> ServiceInfo:
         except ValidationError:
             continue
         traffic.append((parsed.revision, parsed.weight))
-    return ServiceInfo(str(model), str(meta.get("creationTimestamp", "")), tuple(traffic), routing)
+    preview = status.get("preview") or {}
+    shown = (
+        (str(preview["model"]), str(preview["revision"]))
+        if preview.get("model") and preview.get("revision")
+        else None
+    )
+    return ServiceInfo(
+        str(model), str(meta.get("creationTimestamp", "")), tuple(traffic), routing, shown
+    )
 
 
 def ready_endpoints(slice_: Obj) -> tuple[tuple[str, int], ...]:
@@ -128,30 +149,31 @@ class RoutingTable:
         self.routes: dict[str, Route] = {}
         self.on_ready = on_ready
         self._services: dict[Key, ServiceInfo] = {}
-        self._model_of: dict[Key, str] = {}
+        self._model_of: dict[Key, tuple[str, ...]] = {}
         self._claims: dict[str, set[Key]] = {}
         # (namespace, ModelService) -> slice name -> (revision, ready addresses)
         self._slices: dict[Key, dict[str, tuple[str, tuple[tuple[str, int], ...]]]] = {}
         self._endpoints: dict[tuple[str, int], Endpoint] = {}
         self._secrets: dict[Key, keys.Digests] = {}
         self.listeners: list[Callable[[Route | None, str], None]] = []
+        self._contested: dict[str, set[Key]] = {}
 
     # ---- ModelServices --------------------------------------------------------
     def put_service(self, obj: Obj, deleted: bool = False) -> None:
         meta = obj["metadata"]
         key = (meta.get("namespace", ""), meta["name"])
-        before = self._model_of.pop(key, None)
-        if before is not None:
-            self._claims.get(before, set()).discard(key)
+        before = self._model_of.pop(key, ())
+        for name in before:
+            self._claims.get(name, set()).discard(key)
         if deleted:
             self._services.pop(key, None)
         else:
             info = service_info(obj)
             self._services[key] = info
-            self._model_of[key] = info.model
-            self._claims.setdefault(info.model, set()).add(key)
-        for model in {before, self._model_of.get(key)} - {None}:
-            assert model is not None
+            self._model_of[key] = info.names()
+            for name in info.names():
+                self._claims.setdefault(name, set()).add(key)
+        for model in sorted({*before, *self._model_of.get(key, ())}):
             self._rebuild(model)
 
     def reset_services(self, objs: Sequence[Obj], namespace: str = "*") -> None:
@@ -178,8 +200,7 @@ class RoutingTable:
                 del self._slices[key]
         else:
             by_name[meta["name"]] = (revision, ready_endpoints(obj))
-        model = self._model_of.get(key)
-        if model is not None:
+        for model in self._model_of.get(key, ()):
             self._rebuild(model)
 
     def reset_slices(self, objs: Sequence[Obj], namespace: str = "*") -> None:
@@ -189,8 +210,8 @@ class RoutingTable:
         for obj in objs:
             self.put_slice(obj)
         for key in stale:
-            if key in self._model_of:
-                self._rebuild(self._model_of[key])
+            for model in self._model_of.get(key, ()):
+                self._rebuild(model)
 
     # ---- API-key Secrets --------------------------------------------------------
     def put_secret(self, obj: Obj, deleted: bool = False) -> None:
@@ -225,7 +246,8 @@ class RoutingTable:
                 self._notify(None, model)
             return
         key = min(claimants, key=lambda k: (self._services[k].created, k))
-        if len(claimants) > 1:
+        if len(claimants) > 1 and self._contested.get(model) != claimants:
+            self._contested[model] = set(claimants)
             log.warning(
                 "model %r is served by %s; routing to %s/%s (the oldest)",
                 model,
@@ -236,12 +258,14 @@ class RoutingTable:
         namespace, service = key
         previous = self.routes.get(model)
         route = Route(model, namespace, service, info.routing, info.created)
+        if model != info.model:
+            route.upstream_model = info.model
         if previous is not None and (previous.namespace, previous.service) == key:
             route.picker = previous.picker
         hashing = info.routing.load_balancing == "PrefixHash"
         replication = info.routing.prefix_hash.replication if info.routing.prefix_hash else 256
         slices = self._slices.get(key, {}).values()
-        for revision, weight in info.traffic:
+        for revision, weight in info.traffic_of(model):
             addresses = sorted({a for rev, ready in slices if rev == revision for a in ready})
             endpoints = [self._endpoint(a) for a in addresses]
             ring = HashRing(endpoints, replication) if hashing and endpoints else None

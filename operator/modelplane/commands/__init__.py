@@ -1,0 +1,1 @@
+"""User commands that talk to the API (`modelplane rollout ...`)."""
