@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from .kube import Kubectl, condition, wait_for
-from .operator import OperatorProcess
+from .operator import ROOT, OperatorProcess
 from .test_operator import deployments, get_ms, modelservice, ready
 
 Manifest = dict[str, Any]
@@ -248,6 +248,54 @@ REFUSALS = [
         "spec.podMetadata.labels",
         "use another label key",
     ),
+    # spec.rollout and spec.routing
+    variant(
+        "canary-without-steps",
+        {"spec.rollout": {"strategy": "Canary"}},
+        "spec.rollout.canary: strategy Canary needs canary.steps",
+    ),
+    variant(
+        "canary-step-two-gates",
+        {
+            "spec.rollout": {
+                "strategy": "Canary",
+                "canary": {"steps": [{"weight": 10, "pauseSeconds": 5, "manual": True}]},
+            }
+        },
+        "a step has at most one gate",
+        "choose one of pauseSeconds, manual or analysis",
+    ),
+    variant(
+        "analysis-step-without-analysis",
+        {
+            "spec.rollout": {
+                "strategy": "Canary",
+                "canary": {"steps": [{"weight": 10, "analysis": True}]},
+            }
+        },
+        "needs spec.rollout.analysis",
+    ),
+    variant(
+        "analysis-without-a-check",
+        {"spec.rollout": {"analysis": {"intervalSeconds": 10}}},
+        "spec.rollout.analysis: set at least one check",
+    ),
+    variant(
+        "rolling-that-cannot-move",
+        {"spec.rollout": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}}},
+        "maxSurge and maxUnavailable cannot both be 0",
+    ),
+    variant(
+        "canary-weight-over-100",
+        {"spec.rollout": {"strategy": "Canary", "canary": {"steps": [{"weight": 150}]}}},
+        "spec.rollout.canary.steps[0].weight",
+    ),
+    variant(
+        "prefix-hash-settings-without-prefix-hash",
+        {"spec.routing": {"prefixHash": {"prefixLength": 64}}},
+        "spec.routing.prefixHash: only used with loadBalancing: PrefixHash",
+    ),
+    variant("history-limit-zero", {"spec.revisionHistoryLimit": 0}, "spec.revisionHistoryLimit"),
     # names: every child <name>-<hash> must stay a valid DNS-1035 label
     variant("name-53-characters", {}, *NAME_LENGTH, name="a" * 53),
     variant("name-with-dot", {}, *NAME_FORMAT, name="chat.v2"),
@@ -265,6 +313,20 @@ ADMITTED = [
     ),
     variant("name-52-characters", {}, name="a" * 52),
     variant("tp-2-on-4-gpus", {"spec.runtime.tensorParallelSize": 2, "spec.resources.gpus": 4}),
+    variant(
+        "canary-analysis-with-checks",
+        {
+            "spec.rollout": {
+                "strategy": "Canary",
+                "canary": {"steps": [{"weight": 10, "analysis": True}, {"weight": 50}]},
+                "analysis": {"maxErrorRate": 0.01},
+            }
+        },
+    ),
+    variant(
+        "rolling-unavailable-only",
+        {"spec.rollout": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}},
+    ),
 ]
 
 
@@ -402,3 +464,11 @@ def test_good_modelservice_untouched(good: Good, kubectl: Kubectl) -> None:
     }
     admitted = names & {case.manifest["metadata"]["name"] for case in REFUSALS + ADMITTED}
     assert not admitted, f"admitted and kept: {admitted}"
+
+
+def test_every_example_is_admitted(kubectl: Kubectl, namespace: str) -> None:
+    """The manifests under examples/ pass the real API server's validation."""
+    examples = sorted((ROOT / "examples").glob("*.yaml"))
+    assert len(examples) >= 4
+    for path in examples:
+        kubectl("-n", namespace, "apply", "--dry-run=server", "-f", str(path))

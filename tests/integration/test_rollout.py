@@ -444,3 +444,88 @@ def _try(fn: Any) -> Any:
         return fn()
     except Exception:
         return None
+
+
+def _kwok(name: str = "chat", uri: str = "hf://org/tiny@v1", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "modelplane.io/v1alpha1",
+        "kind": "ModelService",
+        "metadata": {"name": name},
+        "spec": {"model": {"uri": uri}, "resources": dict(H100), "replicas": 2, **spec},
+    }
+
+
+SLOW_CANARY = {"strategy": "Canary", "canary": {"steps": [{"weight": 50, "manual": True}]}}
+
+
+def test_two_quick_changes_supersede_the_middle_revision(
+    operator: OperatorProcess, kubectl: Kubectl, namespace: str
+) -> None:
+    kubectl.apply(_kwok(rollout=SLOW_CANARY), namespace)
+    stable = _settled(kubectl, namespace, 2)
+    kubectl.apply(_kwok(uri="hf://org/tiny@v2", rollout=SLOW_CANARY), namespace)
+    middle = wait_for(
+        "v2 rolling",
+        lambda: (
+            (r := rollout_of(kubectl, namespace)).get("revision") != stable and r.get("revision")
+        ),
+        timeout=30,
+        interval=0.2,
+    )
+    kubectl.apply(_kwok(uri="hf://org/tiny@v3", rollout=SLOW_CANARY), namespace)
+    last = wait_for(
+        "v3 rolling",
+        lambda: (
+            (r := rollout_of(kubectl, namespace)).get("revision") not in (stable, middle)
+            and r.get("revision")
+        ),
+        timeout=30,
+        interval=0.2,
+    )
+
+    def clean() -> bool:
+        names = {
+            d["metadata"]["labels"]["modelplane.io/revision"]
+            for d in deployments(kubectl, namespace, "chat")
+        }
+        return names == {stable, last}
+
+    wait_for("no Deployment of the middle revision", clean, timeout=60)
+    outcomes = {
+        r["revision"]: r["outcome"]
+        for r in get_ms(kubectl, namespace, "chat")["status"]["revisions"]
+    }
+    assert outcomes == {stable: "Stable", middle: "Superseded", last: "Progressing"}
+    assert cli(kubectl, "promote", "chat", "-n", namespace).returncode == 0
+    wait_for("v3 stable", lambda: stable_of(kubectl, namespace) == last, timeout=60)
+
+
+def test_undo_while_a_canary_is_in_progress(
+    operator: OperatorProcess, kubectl: Kubectl, namespace: str
+) -> None:
+    kubectl.apply(_kwok(rollout=SLOW_CANARY), namespace)
+    stable = _settled(kubectl, namespace, 2)
+    kubectl.apply(_kwok(uri="hf://org/tiny@v2", rollout=SLOW_CANARY), namespace)
+    wait_for(
+        "canary at 50%",
+        lambda: traffic_of(kubectl, namespace).get(stable) == 50,
+        timeout=60,
+        interval=0.2,
+    )
+    canary = rollout_of(kubectl, namespace)["revision"]
+    out = cli(kubectl, "undo", "chat", "-n", namespace)
+    assert out.returncode == 0 and "(the stable revision)" in out.stdout, out.stdout + out.stderr
+    assert get_ms(kubectl, namespace, "chat")["spec"]["model"]["uri"] == "hf://org/tiny@v1"
+    wait_for(
+        "stable alone",
+        lambda: (
+            traffic_of(kubectl, namespace) == {stable: 100}
+            and len(deployments(kubectl, namespace, "chat")) == 1
+        ),
+        timeout=60,
+    )
+    outcomes = {
+        r["revision"]: r["outcome"]
+        for r in get_ms(kubectl, namespace, "chat")["status"]["revisions"]
+    }
+    assert outcomes[canary] == "Superseded" and outcomes[stable] == "Stable"

@@ -155,7 +155,18 @@ def test_subresources_and_columns() -> None:
         },
     }
     columns = {c["name"]: c for c in version["additionalPrinterColumns"]}
-    assert list(columns) == ["Model", "Ready", "Desired", "Status", "Revision", "Endpoint", "Age"]
+    assert list(columns) == [
+        "Model",
+        "Ready",
+        "Desired",
+        "Status",
+        "Stable",
+        "Rollout",
+        "Canary",
+        "Revision",
+        "Endpoint",
+        "Age",
+    ]
     assert columns["Status"]["jsonPath"] == '.status.conditions[?(@.type=="Ready")].reason'
     assert columns["Endpoint"]["priority"] == 1
     assert columns["Age"]["type"] == "date"

@@ -38,10 +38,29 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "description": "Reason of the Ready condition.",
     },
     {
+        "name": "Stable",
+        "type": "string",
+        "jsonPath": ".status.stableRevision",
+        "description": "The revision serving as stable.",
+    },
+    {
+        "name": "Rollout",
+        "type": "string",
+        "jsonPath": ".status.rollout.phase",
+        "description": "Phase of the latest rollout.",
+    },
+    {
+        "name": "Canary",
+        "type": "integer",
+        "jsonPath": ".status.rollout.weight",
+        "description": "Percent of traffic on the revision rolling out.",
+    },
+    {
         "name": "Revision",
         "type": "string",
         "jsonPath": ".status.revision",
-        "description": "Current template hash.",
+        "priority": 1,
+        "description": "Template hash of the spec.",
     },
     {
         "name": "Endpoint",
