@@ -124,6 +124,18 @@ CANARY = {
 }
 
 
+def _kwok(name: str = "chat", uri: str = "hf://org/tiny@v1", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "modelplane.io/v1alpha1",
+        "kind": "ModelService",
+        "metadata": {"name": name},
+        "spec": {"model": {"uri": uri}, "resources": dict(H100), "replicas": 2, **spec},
+    }
+
+
+SLOW_CANARY = {"strategy": "Canary", "canary": {"steps": [{"weight": 50, "manual": True}]}}
+
+
 def test_canary_walks_its_steps_under_load_and_promotes(
     operator: OperatorProcess, gateway: GatewayProcess, kubectl: Kubectl, namespace: str
 ) -> None:
@@ -203,18 +215,11 @@ def test_canary_breaching_its_error_rate_rolls_back(
 def test_crash_looping_canary_rolls_back_and_retry_tries_again(
     operator: OperatorProcess, kubectl: Kubectl, namespace: str
 ) -> None:
-    spec: dict[str, Any] = {
-        "model": {"uri": "hf://org/tiny@v1"},
-        "resources": dict(H100),
-        "replicas": 2,
-        "rollout": {"strategy": "Canary", "canary": {"steps": [{"weight": 20, "pauseSeconds": 5}]}},
-    }
-    manifest = {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "ModelService",
-        "metadata": {"name": "chat"},
-        "spec": spec,
-    }
+    manifest = _kwok(
+        replicas=2,
+        rollout={"strategy": "Canary", "canary": {"steps": [{"weight": 20, "pauseSeconds": 5}]}},
+    )
+    spec = manifest["spec"]
     kubectl.apply(manifest, namespace)
     stable = _settled(kubectl, namespace, 2)
     spec["podMetadata"] = {"annotations": {"modelplane.io/chaos": "crashloop"}}
@@ -241,18 +246,11 @@ def test_crash_looping_canary_rolls_back_and_retry_tries_again(
 def test_progress_deadline_exceeded_rolls_back(
     operator: OperatorProcess, kubectl: Kubectl, namespace: str
 ) -> None:
-    spec: dict[str, Any] = {
-        "model": {"uri": "hf://org/tiny@v1"},
-        "resources": dict(H100),
-        "replicas": 1,
-        "rollout": {"strategy": "RollingUpdate", "progressDeadlineSeconds": 10},
-    }
-    manifest = {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "ModelService",
-        "metadata": {"name": "chat"},
-        "spec": spec,
-    }
+    manifest = _kwok(
+        replicas=1,
+        rollout={"strategy": "RollingUpdate", "progressDeadlineSeconds": 10},
+    )
+    spec = manifest["spec"]
     kubectl.apply(manifest, namespace)
     stable = _settled(kubectl, namespace, 1)
     spec["podMetadata"] = {"annotations": {"modelplane.io/chaos": "never-ready"}}
@@ -320,18 +318,11 @@ def test_blue_green_preview_manual_promote_then_undo(
 def test_pause_resume_abort_through_the_cli(
     operator: OperatorProcess, kubectl: Kubectl, namespace: str
 ) -> None:
-    spec: dict[str, Any] = {
-        "model": {"uri": "hf://org/tiny@v1"},
-        "resources": dict(H100),
-        "replicas": 2,
-        "rollout": {"strategy": "Canary", "canary": {"steps": [{"weight": 50, "manual": True}]}},
-    }
-    manifest = {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "ModelService",
-        "metadata": {"name": "chat"},
-        "spec": spec,
-    }
+    manifest = _kwok(
+        replicas=2,
+        rollout={"strategy": "Canary", "canary": {"steps": [{"weight": 50, "manual": True}]}},
+    )
+    spec = manifest["spec"]
     kubectl.apply(manifest, namespace)
     stable = _settled(kubectl, namespace, 2)
     spec["model"]["uri"] = "hf://org/tiny@v2"
@@ -361,18 +352,11 @@ def test_operator_killed_at_every_step_resumes_where_it_was(
         {"weight": 30, "pauseSeconds": 3},
         {"weight": 60, "pauseSeconds": 3},
     ]
-    spec: dict[str, Any] = {
-        "model": {"uri": "hf://org/tiny@v1"},
-        "resources": dict(H100),
-        "replicas": 3,
-        "rollout": {"strategy": "Canary", "canary": {"steps": steps}},
-    }
-    manifest = {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "ModelService",
-        "metadata": {"name": "chat"},
-        "spec": spec,
-    }
+    manifest = _kwok(
+        replicas=3,
+        rollout={"strategy": "Canary", "canary": {"steps": steps}},
+    )
+    spec = manifest["spec"]
     kubectl.apply(manifest, namespace)
     stable = _settled(kubectl, namespace, 3)
     spec["model"]["uri"] = "hf://org/tiny@v2"
@@ -413,18 +397,11 @@ def test_operator_killed_at_every_step_resumes_where_it_was(
 def test_history_is_trimmed_to_the_limit(
     operator: OperatorProcess, kubectl: Kubectl, namespace: str
 ) -> None:
-    spec: dict[str, Any] = {
-        "model": {"uri": "hf://org/tiny@v1"},
-        "resources": dict(H100),
-        "replicas": 1,
-        "revisionHistoryLimit": 2,
-    }
-    manifest = {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "ModelService",
-        "metadata": {"name": "chat"},
-        "spec": spec,
-    }
+    manifest = _kwok(
+        replicas=1,
+        revisionHistoryLimit=2,
+    )
+    spec = manifest["spec"]
     kubectl.apply(manifest, namespace)
     for version in (2, 3, 4):
         _settled(kubectl, namespace, 1)
@@ -444,18 +421,6 @@ def _try(fn: Any) -> Any:
         return fn()
     except Exception:
         return None
-
-
-def _kwok(name: str = "chat", uri: str = "hf://org/tiny@v1", **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "modelplane.io/v1alpha1",
-        "kind": "ModelService",
-        "metadata": {"name": name},
-        "spec": {"model": {"uri": uri}, "resources": dict(H100), "replicas": 2, **spec},
-    }
-
-
-SLOW_CANARY = {"strategy": "Canary", "canary": {"steps": [{"weight": 50, "manual": True}]}}
 
 
 def test_two_quick_changes_supersede_the_middle_revision(

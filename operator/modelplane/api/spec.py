@@ -568,7 +568,11 @@ class AnalysisSpec(WireModel):
 class RolloutSpec(WireModel):
     """How a new revision replaces the stable one."""
 
-    model_config = ConfigDict(json_schema_extra=rules.validations(rules.CANARY_NEEDS_STEPS_RULE))
+    model_config = ConfigDict(
+        json_schema_extra=rules.validations(
+            rules.CANARY_NEEDS_STEPS_RULE, rules.ANALYSIS_GATE_NEEDS_ANALYSIS_RULE
+        )
+    )
 
     strategy: Literal["RollingUpdate", "Canary", "BlueGreen"] = Field(
         default="RollingUpdate",
