@@ -21,6 +21,9 @@ from localcluster.cluster import Cluster  # noqa: E402
 TINY = "tiny-chat"
 
 
+GATEWAY_PORT = 18000
+
+
 def tiny_modelservice(model: Path) -> dict[str, object]:
     """The tiny Llama the tests generate, served for real on the process node."""
     return {
@@ -56,6 +59,18 @@ def main() -> int:
 
     run("apply", "--server-side", "-f", str(ROOT / "crds"))
     run("wait", "--for=condition=Established", "crd/modelservices.modelplane.io")
+    gateway = cluster.component("gateway")
+    if not gateway.running():
+        gateway.start(
+            [sys.executable, "-m", "modelplane.cli", "gateway"],
+            env={
+                "KUBECONFIG": str(cluster.layout.kubeconfig),
+                "MODELPLANE_GATEWAY_HOST": "127.0.0.1",
+                "MODELPLANE_GATEWAY_PORT": str(GATEWAY_PORT),
+                "MODELPLANE_GATEWAY_ADMIN_PORT": "19091",
+            },
+        )
+        print(f"gateway started on 127.0.0.1:{GATEWAY_PORT} (log: {gateway.log_file})")
     operator = cluster.component("operator")
     if not operator.running():
         operator.start(
@@ -64,6 +79,7 @@ def main() -> int:
                 "KUBECONFIG": str(cluster.layout.kubeconfig),
                 "MODELPLANE_HEALTH_PORT": "18080",
                 "MODELPLANE_METRICS_PORT": "19090",
+                "MODELPLANE_GATEWAY_METRICS_URLS": "http://127.0.0.1:19091/metrics",
             },
         )
         print(f"operator started (log: {operator.log_file})")
@@ -99,17 +115,26 @@ def main() -> int:
         )
     )
     ip = slices["items"][0]["endpoints"][0]["addresses"][0]
-    client = OpenAI(base_url=f"http://{ip}:8000/v1", api_key="unused", timeout=60)
+    client = OpenAI(base_url=f"http://127.0.0.1:{GATEWAY_PORT}/v1", api_key="unused", timeout=60)
+    for _ in range(30):  # the gateway's watch may be a moment behind `kubectl wait`
+        if "tiny" in [m.id for m in client.models.list().data]:
+            break
+        time.sleep(1)
     reply = client.chat.completions.create(
         model="tiny", messages=[{"role": "user", "content": "Hello, who are you?"}], max_tokens=24
     )
-    print(f"A real completion from the tiny model (vLLM at {ip}:8000, pod of {TINY}):")
+    print(
+        f"A real completion from the tiny model, through the gateway at 127.0.0.1:{GATEWAY_PORT} "
+        f"to vLLM at {ip}:8000 (pod of {TINY}):"
+    )
     print(f"  > Hello, who are you?\n  < {reply.choices[0].message.content!r}")
     print("  (the tiny model's weights are random: the words are noise, the serving is real)\n")
     print(
         "Try next:\n"
         f"  export KUBECONFIG={cluster.layout.kubeconfig} PATH={cluster.layout.bin_link}:$PATH\n"
         "  kubectl scale ms/chat --replicas=3   # a third L4 replica: Unschedulable\n"
+        f"  curl 127.0.0.1:{GATEWAY_PORT}/v1/models   # every model, one endpoint\n"
+        "  kubectl modelplane rollout history chat-canary\n"
         f"  kubectl describe ms {TINY}\n"
         f"  kubectl logs deploy/{TINY}-{ms['status']['revision']}\n"
         "  make cluster-down   # when done"
