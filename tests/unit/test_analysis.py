@@ -10,9 +10,10 @@ from modelplane.gateway.metrics import GatewayMetrics
 from modelplane.reconcile.analysis import RunResult, judge, quantile
 
 
-def _scrape(metrics: GatewayMetrics) -> dict[str, Counters]:
-    snapshot: dict[str, Counters] = {}
-    parse(generate_latest(metrics.registry).decode(), snapshot)
+def _scrape(*gateways: GatewayMetrics) -> dict[str, dict[str, Counters]]:
+    snapshot: dict[str, dict[str, Counters]] = {}
+    for i, gw in enumerate(gateways):
+        parse(generate_latest(gw.registry).decode(), snapshot.setdefault(f"gw{i}", {}))
     return snapshot
 
 
@@ -34,6 +35,24 @@ def test_a_run_is_the_difference_of_two_scrapes_summed_over_model_names() -> Non
     assert run.errors == 8 + 2
     assert run.ttft_p95 is not None and 0.1 < run.ttft_p95 <= 0.25
     assert run.stable_ttft_p95 is not None and run.stable_ttft_p95 <= 0.1
+
+
+def test_gateways_are_differenced_one_by_one_and_a_restart_counts_from_zero() -> None:
+    a, b = GatewayMetrics(), GatewayMetrics()
+    for _ in range(50):
+        a.count("chat", "canary", 200)
+        b.count("chat", "canary", 200)
+    before = _scrape(a, b)
+    for _ in range(10):
+        a.count("chat", "canary", 500)
+    restarted = GatewayMetrics()  # gateway b restarted: its counters begin again
+    for _ in range(4):
+        restarted.count("chat", "canary", 200)
+    run = run_between(before, _scrape(a, restarted), "canary", None)
+    assert (run.requests, run.errors) == (10 + 4, 10)
+    # Only gateways read both times count: a missing one is not subtracted.
+    partial = run_between(before, {"gw0": _scrape(a)["gw0"]}, "canary", None)
+    assert (partial.requests, partial.errors) == (10, 10)
 
 
 def test_judge_thresholds_relative_checks_and_too_few_requests() -> None:

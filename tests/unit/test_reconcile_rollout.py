@@ -292,3 +292,160 @@ def _crashing(revision: str) -> dict[str, Any]:
             ],
         },
     }
+
+
+# ---- regressions found in review -------------------------------------------------
+
+
+def test_instant_undo_keeps_the_revision_it_switches_to() -> None:
+    sim, blue, green = started(
+        {"strategy": "BlueGreen", "blueGreen": {"scaleDownDelaySeconds": 60}}
+    )
+    sim.ready[green] = None
+    sim.step()
+    request(sim, "promote", 1)
+    sim.step()
+    sim.step(5)
+    sim.change(model={"uri": "hf://org/model@v1"})
+    sim.step()
+    # Weight 100 on blue in the same pass that keeps blue's Deployment: never deleted.
+    assert sim.traffic() == {blue: 100} and sim.deployments()[blue] == 4
+
+
+def test_superseding_a_rolling_update_keeps_ready_capacity() -> None:
+    sim, a, b = started({"strategy": "RollingUpdate"}, replicas=4)
+    for ready in (1, 2, 3):
+        sim.ready[b] = ready
+        sim.step()
+        sim.step()
+    before = sim.deployments()
+    assert before[a] < 4  # A was already scaled down for B
+    sim.change(model={"uri": "hf://org/model@v3"})
+    c = template_hash(sim.ms, CONFIG)
+    sim.ready[c] = 0
+    sim.step()
+    sizes = sim.deployments()
+    ready_now = min(sizes[a], 4) + min(sizes.get(b, 0), sim.ready[b] or 0)
+    assert ready_now >= 4  # maxUnavailable 0: B's ready pods drain only as C's come up
+    assert set(sim.traffic()) <= {a, b} and sum(sim.traffic().values()) == 100
+
+
+def test_losing_a_pod_after_a_long_gate_does_not_miss_the_deadline() -> None:
+    sim, _stable, canary = started(CANARY)
+    sim.ready[canary] = None
+    sim.step()
+    sim.step(31)
+    sim.step()
+    assert "waiting for promote" in sim.status.rollout.message
+    sim.step(3600)  # a manual gate overnight
+    sim.ready[canary] = 1  # one canary pod restarts
+    sim.step()
+    sim.step(5)
+    assert sim.status.rollout.phase == "Progressing"
+    sim.ready[canary] = None
+    sim.step()
+    assert sim.status.rollout.phase == "Paused"
+
+
+def test_reapplying_a_template_after_going_back_rolls_it_out_afresh() -> None:
+    sim, _stable, canary = started(CANARY)
+    sim.pods = [_crashing(canary)]
+    sim.step()
+    assert sim.status.rollout.phase == "RolledBack"
+    sim.pods = []
+    sim.change(model={"uri": "hf://org/model@v1"})
+    sim.settle()
+    sim.change(model={"uri": "hf://org/model@v2"})  # the fix is in the image now, say
+    sim.step()
+    assert sim.status.rollout.phase == "Progressing" and sim.deployments()[canary] == 1
+    assert sim.status.condition("Degraded").status == "False"
+
+
+def test_blue_green_promote_before_the_preview_is_ready_is_kept() -> None:
+    sim, _blue, green = started({"strategy": "BlueGreen"})
+    sim.ready[green] = 3
+    sim.step()
+    request(sim, "promote", 1)
+    sim.step()
+    sim.ready[green] = None
+    sim.step()
+    assert sim.status.stable_revision == green and sim.traffic() == {green: 100}
+
+
+def test_pause_holds_an_auto_promotion() -> None:
+    sim, blue, green = started({"strategy": "BlueGreen", "blueGreen": {"promotion": "Auto"}})
+    request(sim, "pause", 1)
+    sim.step()
+    sim.ready[green] = None
+    sim.step()
+    assert sim.traffic() == {blue: 100} and sim.status.rollout.phase == "Paused"
+
+
+def test_scaled_to_zero_mid_canary_runs_nothing_and_misses_no_deadline() -> None:
+    sim, stable, canary = started(CANARY)
+    sim.change(replicas=0)
+    sim.step()
+    assert sim.deployments() == {stable: 0, canary: 0}
+    sim.step(3600)
+    assert sim.status.rollout.phase == "Paused"
+    writes = sim.writes
+    sim.step(60)
+    assert sim.writes == writes  # no status churn while it waits
+    sim.change(replicas=4)
+    sim.ready[canary] = None
+    sim.step()
+    sim.step()
+    assert sim.status.rollout.phase in ("Paused", "Progressing")
+    assert sim.status.rollout.phase != "RolledBack"
+
+
+def test_waiting_writes_nothing_and_a_bad_request_is_told_once() -> None:
+    sim, _stable, canary = started(CANARY)
+    sim.ready[canary] = None
+    sim.step()
+    writes = sim.writes
+    for _ in range(5):
+        sim.step(1)  # pausing: the message names a time, not a countdown
+    assert sim.writes == writes
+    sim.annotate("modelplane.io/rollout-request", "promote please")
+    for _ in range(5):
+        sim.step(1)
+    assert sim.events.count("Warning/InvalidRequest") == 1
+
+
+def test_a_rollback_is_one_warning_event() -> None:
+    sim, _stable, canary = started(CANARY)
+    sim.pods = [_crashing(canary)]
+    sim.step()
+    assert sim.events.count("Warning/RolledBack") == 1
+
+
+def test_unschedulable_canary_gets_a_grace_before_rolling_back() -> None:
+    sim, _stable, canary = started(CANARY)
+    since = sim.now.isoformat()
+    sim.pods = [
+        {
+            "metadata": {
+                "name": f"chat-{canary}-p",
+                "labels": {"modelplane.io/modelservice": "chat", "modelplane.io/revision": canary},
+            },
+            "status": {
+                "phase": "Pending",
+                "conditions": [
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": "0/7 nodes are available: Insufficient nvidia.com/gpu.",
+                        "lastTransitionTime": since,
+                    }
+                ],
+            },
+        }
+    ]
+    sim.step(30)  # a GPU may be freed by a draining pod, or a node added: wait
+    assert sim.status.rollout.phase == "Progressing"
+    assert sim.last is not None and sim.last.requeue_after is not None
+    sim.step(100)
+    assert sim.status.rollout.phase == "RolledBack"
+    assert "Insufficient nvidia.com/gpu" in sim.status.rollout.message

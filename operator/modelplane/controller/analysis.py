@@ -41,10 +41,11 @@ class Counters:
     duration: dict[float, float] = field(default_factory=lambda: defaultdict(float))
 
 
-Snapshot = dict[str, Counters]  # revision -> counters
+PerRevision = dict[str, Counters]  # revision -> counters
+Snapshot = dict[str, PerRevision]  # gateway address -> its counters
 
 
-def parse(text: str, into: Snapshot) -> None:
+def parse(text: str, into: PerRevision) -> None:
     """Add one gateway's /metrics to ``into``."""
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -65,22 +66,52 @@ def parse(text: str, into: Snapshot) -> None:
                 c.duration[float(sample.labels["le"])] += sample.value
 
 
-def _p95(after: dict[float, float], before: dict[float, float]) -> float | None:
-    buckets = sorted((le, after[le] - before.get(le, 0.0)) for le in after)
-    return quantile(buckets, 0.95)
+def _delta(after: float, before: float) -> float:
+    """A counter that went down was reset (the gateway restarted): all of it is new."""
+    return after - before if after >= before else after
+
+
+def _since(before: PerRevision, after: PerRevision, revision: str) -> Counters:
+    new, old = after.get(revision, Counters()), before.get(revision, Counters())
+    out = Counters(_delta(new.requests, old.requests), _delta(new.errors, old.errors))
+    for field_name in ("ttft", "duration"):
+        a, b = getattr(new, field_name), getattr(old, field_name)
+        reset = any(a[le] < b.get(le, 0.0) for le in a)
+        target = getattr(out, field_name)
+        for le, count in a.items():
+            target[le] += count if reset else count - b.get(le, 0.0)
+    return out
+
+
+def _sum(parts: Iterable[Counters]) -> Counters:
+    total = Counters()
+    for c in parts:
+        total.requests += c.requests
+        total.errors += c.errors
+        for le, n in c.ttft.items():
+            total.ttft[le] += n
+        for le, n in c.duration.items():
+            total.duration[le] += n
+    return total
+
+
+def _p95(buckets: dict[float, float]) -> float | None:
+    return quantile(sorted(buckets.items()), 0.95)
 
 
 def run_between(before: Snapshot, after: Snapshot, revision: str, stable: str | None) -> RunResult:
-    new, old = after.get(revision, Counters()), before.get(revision, Counters())
-    base_new = after.get(stable or "", Counters())
-    base_old = before.get(stable or "", Counters())
+    """One run: per gateway the counters' growth (a restarted gateway counts from zero),
+    summed over the gateways read both times."""
+    both = [g for g in after if g in before]
+    new = _sum(_since(before[g], after[g], revision) for g in both)
+    base = _sum(_since(before[g], after[g], stable) for g in both) if stable else None
     return RunResult(
-        requests=new.requests - old.requests,
-        errors=new.errors - old.errors,
-        ttft_p95=_p95(new.ttft, old.ttft),
-        latency_p95=_p95(new.duration, old.duration),
-        stable_ttft_p95=_p95(base_new.ttft, base_old.ttft) if stable else None,
-        stable_latency_p95=_p95(base_new.duration, base_old.duration) if stable else None,
+        requests=new.requests,
+        errors=new.errors,
+        ttft_p95=_p95(new.ttft),
+        latency_p95=_p95(new.duration),
+        stable_ttft_p95=_p95(base.ttft) if base else None,
+        stable_latency_p95=_p95(base.duration) if base else None,
     )
 
 
@@ -114,17 +145,17 @@ class GatewayMetrics:
                     timeout=aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT_SECONDS)
                 )
             merged: Snapshot = {}
-            read = 0
-            for url in await self._expand(self.urls):
+            urls = await self._expand(self.urls)
+            for url in urls:
                 try:
                     async with self._session.get(url) as resp:
                         resp.raise_for_status()
-                        parse(await resp.text(), merged)
-                        read += 1
+                        parse(await resp.text(), merged.setdefault(url, {}))
                 except (aiohttp.ClientError, TimeoutError) as err:
                     log.warning("cannot read gateway metrics at %s: %s", url, err)
-            if read == 0:
-                return None
+                    merged.pop(url, None)
+            if not urls or len(merged) < len(urls):
+                return None  # never judge a run on part of the gateways
             self._cached = (now, merged)
             return merged
 

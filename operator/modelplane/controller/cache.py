@@ -16,7 +16,7 @@ GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 
 
 _POD_META = ("name", "namespace", "labels", "creationTimestamp", "deletionTimestamp")
-_CONDITION_KEYS = ("type", "status", "reason", "message")
+_CONDITION_KEYS = ("type", "status", "reason", "message", "lastTransitionTime")
 
 
 def _pod_status(status: Obj) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from modelplane.reconcile.observed import Obj
@@ -73,12 +74,31 @@ def failing(pods: Iterable[Obj]) -> Problem | None:
     return None
 
 
-def unschedulable(pods: Iterable[Obj]) -> Problem | None:
-    """The scheduler's own message for a pod it cannot place (it names the missing GPU)."""
+def unschedulable(
+    pods: Iterable[Obj], now: datetime | None = None, grace: float = 0.0
+) -> Problem | None:
+    """The scheduler's own message for a pod it cannot place (it names the missing GPU).
+
+    With ``now`` and ``grace``, only a pod unschedulable for longer than ``grace``
+    counts: a GPU freed by a pod that is still draining, or a node an autoscaler
+    is adding, is not a reason to roll back.
+    """
     for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
+        if pod["metadata"].get("deletionTimestamp"):
+            continue
         for cond in pod.get("status", {}).get("conditions") or []:
             if cond.get("type") == "PodScheduled" and cond.get("reason") == "Unschedulable":
+                if now is not None and grace > 0 and _younger(cond, now, grace):
+                    continue
                 return Problem(
                     "Unschedulable", f"pod {pod['metadata']['name']}: {cond.get('message', '')}"
                 )
     return None
+
+
+def _younger(cond: Obj, now: datetime, grace: float) -> bool:
+    since = cond.get("lastTransitionTime")
+    if not since:
+        return True  # unknown: give it the benefit of the doubt until it is known
+    started = datetime.fromisoformat(str(since).replace("Z", "+00:00"))
+    return (now - started).total_seconds() < grace

@@ -8,11 +8,12 @@ service never drops to zero ready replicas.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from lightkube.resources.apps_v1 import ControllerRevision, Deployment
 from lightkube.resources.batch_v1 import Job
@@ -21,7 +22,14 @@ from lightkube.resources.core_v1 import PersistentVolumeClaim, Service
 from modelplane.api.config import OperatorConfig
 from modelplane.api.constants import LABEL_REVISION, REQUEST_ANNOTATION
 from modelplane.api.resource import ModelService
-from modelplane.api.status import DEGRADED, MODEL_CACHED, PROGRESSING, READY, ModelServiceStatus
+from modelplane.api.status import (
+    DEGRADED,
+    MODEL_CACHED,
+    PROGRESSING,
+    READY,
+    ModelServiceStatus,
+    RolloutStatus,
+)
 from modelplane.builders import (
     build_cache_claim,
     build_deployment,
@@ -121,15 +129,21 @@ def plan(ms: ModelService, observed: Observed, config: OperatorConfig, now: date
     kept_history = ms.status.revisions
 
     if not problems:
-        request, complaint = parse_request(ms.metadata.annotations.get(REQUEST_ANNOTATION))
-        if complaint:
+        raw_request = ms.metadata.annotations.get(REQUEST_ANNOTATION)
+        request, complaint = parse_request(raw_request)
+        # A bad annotation is complained about once, not on every pass.
+        complaint_id = f"invalid:{hashlib.sha256((raw_request or '').encode()).hexdigest()[:12]}"
+        seen_before = ms.status.rollout is not None and (
+            ms.status.rollout.last_request == complaint_id
+        )
+        if complaint and not seen_before:
             events.append(EventSpec("Warning", "InvalidRequest", complaint))
         records = history.by_revision(observed.revisions)
         decision = rollout.decide(
             ms.spec,
             ms.status,
             revision,
-            _states(observed),
+            _states(observed, now),
             now,
             served_name(ms),
             request=request,
@@ -138,6 +152,15 @@ def plan(ms: ModelService, observed: Observed, config: OperatorConfig, now: date
             proven=history.proven(records),
         )
         events += decision.events
+        if complaint and decision.rollout is not None:
+            decision.rollout = decision.rollout.model_copy(update={"last_request": complaint_id})
+        elif complaint and decision.stable is not None:
+            decision.rollout = RolloutStatus(
+                revision=decision.stable,
+                strategy=ms.spec.rollout.strategy,
+                phase="Succeeded",
+                last_request=complaint_id,
+            )
         wanted: list[Child | None] = [build_service(ms)]
         if fetch is not None:
             wanted += [build_cache_claim(ms), build_fetch_job(ms, config)]
@@ -150,6 +173,9 @@ def plan(ms: ModelService, observed: Observed, config: OperatorConfig, now: date
             elif rev in records:
                 past = spec_of(ms, records[rev].get("data") or {})
                 wanted.append(build_deployment(past, config, rev, size))
+            elif (seen := observed.deployment(child_name(ms, rev))) is not None:
+                # Made by an operator that kept no history: resized as it is.
+                wanted.append(_resized(seen, size))
         for obj in [o for o in wanted if o is not None]:
             seen = _seen(observed, obj)
             if seen is not None and contains(seen, obj.to_dict()):
@@ -207,6 +233,9 @@ def plan(ms: ModelService, observed: Observed, config: OperatorConfig, now: date
     events += _transition_events(ms.status, status)
     downloading = fetch is not None and fetch.phase in ("pending", "running", "retrying")
     requeue = decision.requeue_after if decision is not None else None
+    if decision is not None and health.unschedulable(observed.pods) is not None:
+        # Look again when the grace for an unschedulable pod runs out.
+        requeue = min(requeue or UNSCHEDULABLE_GRACE_SECONDS, UNSCHEDULABLE_GRACE_SECONDS / 4)
     if downloading:
         requeue = min(requeue or DOWNLOAD_POLL_SECONDS, DOWNLOAD_POLL_SECONDS)
     return Plan(
@@ -239,7 +268,11 @@ def parse_request(raw: str | None) -> tuple[rollout.Request | None, str | None]:
         )
 
 
-def _states(observed: Observed) -> dict[str, rollout.RevisionState]:
+# A new revision's pod may wait this long for a GPU before the rollout gives up on it.
+UNSCHEDULABLE_GRACE_SECONDS = 120.0
+
+
+def _states(observed: Observed, now: datetime) -> dict[str, rollout.RevisionState]:
     states = {}
     for d in observed.deployments:
         rev = _revision(d)
@@ -247,9 +280,23 @@ def _states(observed: Observed) -> dict[str, rollout.RevisionState]:
         states[rev] = rollout.RevisionState(
             replicas=int((d.get("spec") or {}).get("replicas") or 0),
             ready=health.ready_replicas(d),
-            problem=health.failing(pods) or health.unschedulable(pods),
+            problem=health.failing(pods)
+            or health.unschedulable(pods, now, UNSCHEDULABLE_GRACE_SECONDS),
         )
     return states
+
+
+def _resized(live: Obj, replicas: int) -> Deployment:
+    """A live Deployment with another size: what we own of it, sent back unchanged."""
+    meta = live["metadata"]
+    kept = ("name", "namespace", "labels", "annotations", "ownerReferences")
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {k: meta[k] for k in kept if k in meta},
+        "spec": {**live["spec"], "replicas": replicas},
+    }
+    return cast(Deployment, Deployment.from_dict(body))
 
 
 def _deployment_events(ms: ModelService, obj: Deployment, seen: Obj | None) -> list[EventSpec]:
@@ -334,6 +381,8 @@ def _verdicts(
     return verdicts
 
 
+# Degraded reasons the rollout already tells with its own, more specific event.
+_ROLLOUT = frozenset({"RolledBack", "Aborted"})
 # Ready=False reasons that are part of normal progress, not news.
 _ROUTINE = frozenset({"ReplicasNotReady", "ScaledToZero", "ModelDownloading"})
 
@@ -352,7 +401,7 @@ def _transition_events(before: ModelServiceStatus, after: ModelServiceStatus) ->
             continue
         problem = (
             cond.type == READY and cond.status == "False" and cond.reason not in _ROUTINE
-        ) or (cond.type == DEGRADED and cond.status == "True")
+        ) or (cond.type == DEGRADED and cond.status == "True" and cond.reason not in _ROLLOUT)
         if problem:
             events.append(
                 EventSpec(

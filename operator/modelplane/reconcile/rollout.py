@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel
@@ -162,6 +162,19 @@ def _steady(
         rollout=prev,
         outcomes={stable: ("Stable", "serving")},
     )
+    # Revisions that still serve (a rolling update stopped mid-way, stable not yet back
+    # to size) go as stable takes over; a revision a finished rollout retired does not
+    # count (it keeps its pods, without traffic, for the retire delay).
+    retired = prev.from_revision if prev and prev.phase == "Succeeded" else None
+    others = _draining(states, stable, *([retired] if retired else []))
+    if others:
+        own = states.get(stable, RevisionState())
+        enough = spec.replicas - spec.rollout.rolling_update.max_unavailable
+        slack = own.ready - enough
+        decision.replicas.update(_shrink(others, sum(o.ready for o in others.values()) + slack))
+        if own.ready < enough:
+            ready = {stable: own.ready, **{r: o.ready for r, o in others.items()}}
+            decision.traffic = traffic_split.by_ready_capacity(ready, newest=stable)
     if prev is not None and prev.revision != stable and prev.phase in IN_FLIGHT:
         # The spec went back to the stable template mid-rollout (undo).
         decision.outcomes[prev.revision] = ("Superseded", f"spec returned to {stable}")
@@ -172,9 +185,9 @@ def _steady(
                 f"revision {prev.revision} stopped: the spec is back at stable revision {stable}",
             )
         )
-        decision.rollout = _with(
-            prev, phase="Aborted", weight=0, message=f"spec returned to stable revision {stable}"
-        )
+        decision.rollout = _back_at(spec, stable, prev)
+    elif prev is not None and prev.revision != stable and prev.phase in ("RolledBack", "Aborted"):
+        decision.rollout = _back_at(spec, stable, prev)
     elif prev is not None and prev.revision == stable and prev.phase == "Succeeded":
         _keep_previous_for_a_while(spec, decision, prev, states, now)
     if request is not None and (prev is None or request.id != prev.last_request):
@@ -186,6 +199,18 @@ def _steady(
         )
         decision.rollout = _with(base, last_request=request.id)
     return decision
+
+
+def _back_at(spec: ModelServiceSpec, stable: str, prev: RolloutStatus) -> RolloutStatus:
+    """The spec is at the stable template again: whatever stopped is over; going back
+    to that template later is a new change, rolled out afresh."""
+    return RolloutStatus(
+        revision=stable,
+        strategy=spec.rollout.strategy,
+        phase="Succeeded",
+        message=f"spec returned to stable revision {stable}; {prev.revision} {prev.phase.lower()}",
+        last_request=prev.last_request,
+    )
 
 
 def _keep_previous_for_a_while(
@@ -259,6 +284,7 @@ def _roll(
         if target in proven and ready_now >= n > 0:
             # A rollback to a revision that served before and is still up (BlueGreen's
             # scale-down delay): no gate to pass, switch at once.
+            decision.replicas[target] = n
             decision.rollout = _promoted(decision, prev, stable, target, now)
             decision.rollout = _with(
                 decision.rollout,
@@ -302,7 +328,7 @@ def _roll(
     if ro.phase == "RolledBack":
         return _rollback(decision, ro, target, ro.message)
     decision.rollout = ro
-    if ro.phase == "Progressing":
+    if ro.phase in ("Progressing", "Promoting"):
         deadline = spec.rollout.progress_deadline_seconds
         assert ro.step_started is not None
         decision.wake(deadline - (now - ro.step_started).total_seconds() + 0.5)
@@ -355,7 +381,12 @@ def _failure(
 ) -> str | None:
     if state.problem is not None:
         return f"{state.problem.reason}: {state.problem.message}"
-    if ro.phase == "Progressing" and not ro.paused and ro.step_started is not None:
+    if (
+        spec.replicas > 0
+        and ro.phase in ("Progressing", "Promoting")
+        and not ro.paused
+        and ro.step_started is not None
+    ):
         waited = (now - ro.step_started).total_seconds()
         if waited > spec.rollout.progress_deadline_seconds:
             return (
@@ -396,18 +427,22 @@ def _rolling(
         spec.rollout.rolling_update.max_unavailable,
     )
     old, new = states.get(stable, RevisionState()), states.get(target, RevisionState())
+    # A superseded revision's ready pods count as old capacity until the new one replaces them.
+    olds = {**_draining(states, stable, target), stable: old}
+    old_replicas = sum(s.replicas for s in olds.values())
     if ro.phase == "Promoting":  # a promote request: everything on the new revision at once
-        new_size, old_size = n, (old.replicas if new.ready < n else 0)
+        new_size = n
+        sizes = {r: (s.replicas if new.ready < n else 0) for r, s in olds.items()}
     elif ro.paused:
-        new_size, old_size = new.replicas, old.replicas
+        new_size, sizes = new.replicas, {r: s.replicas for r, s in olds.items()}
     else:
-        new_size = min(n, max(new.replicas, n + surge - old.replicas))
-        removable = old.ready + new.ready - (n - unavailable)
-        old_size = old.replicas - min(old.replicas, (old.replicas - old.ready) + max(0, removable))
+        new_size = min(n, max(new.replicas, n + surge - old_replicas))
+        sizes = _shrink(olds, sum(s.ready for s in olds.values()) + new.ready - (n - unavailable))
         if new.ready >= n:
-            old_size = 0
-    decision.replicas = {stable: old_size, target: new_size}
-    ready = {stable: old.ready, target: new.ready}
+            sizes = dict.fromkeys(olds, 0)
+    old_size = sum(sizes.values())
+    decision.replicas = {**sizes, target: new_size}
+    ready = {**{r: s.ready for r, s in olds.items()}, target: new.ready}
     decision.traffic = traffic_split.by_ready_capacity(ready, newest=stable)
     weight = next((t.weight for t in decision.traffic if t.revision == target), 0)
     progressed = new.ready > _ready_in(ro)
@@ -424,6 +459,26 @@ def _rolling(
         step=None,
         analysis=AnalysisStatus(passed=new.ready) if progressed else ro.analysis,
     )
+
+
+def _clock(start: datetime, seconds: float) -> str:
+    """An absolute time for status messages: a countdown would change every pass."""
+    return f"{start + timedelta(seconds=seconds):%H:%M:%S}Z"
+
+
+def _draining(states: Mapping[str, RevisionState], *live: str) -> dict[str, RevisionState]:
+    """Other revisions that still serve (a superseded rollout's): drained, not dropped."""
+    return {r: s for r, s in sorted(states.items()) if r not in live and s.ready > 0}
+
+
+def _shrink(olds: Mapping[str, RevisionState], removable: int) -> dict[str, int]:
+    """Sizes after removing unready pods and up to ``removable`` ready ones, in order."""
+    sizes, removable = {}, max(0, removable)
+    for rev, s in olds.items():
+        drop = min(s.ready, removable)
+        removable -= drop
+        sizes[rev] = s.ready - drop
+    return sizes
 
 
 def _ready_in(ro: RolloutStatus) -> int:
@@ -456,15 +511,31 @@ def _canary(
         return _promote_fully(decision, ro, stable, target, state, n, now)
     step_index = min(ro.step or 0, len(steps) - 1)
     step = steps[step_index]
+    if n == 0:  # scaled to zero: nothing serves, nothing to judge; the deadline restarts
+        decision.replicas = {stable: 0, target: 0}
+        # Paused: no deadline runs, and scaling up starts the step's clock afresh.
+        return _with(
+            ro,
+            phase="Paused",
+            weight=0,
+            message=f"step {step_index}: scaled to zero; the canary continues when scaled up",
+        )
     size = _canary_size(spec, step_index)
     # Stable stays at full size until the canary is promoted.
     decision.replicas = {stable: n, target: max(size, state.replicas) if ro.paused else size}
     if state.ready < size:
-        decision.traffic = [TrafficTarget(revision=stable, weight=100)]
+        # While the next step's pods start, the previous step's weight holds if it can.
+        held = 0
+        if step_index > 0 and state.ready >= _canary_size(spec, step_index - 1):
+            held = steps[step_index - 1].weight
+        decision.traffic = (
+            _weights(stable, target, held) if held else [TrafficTarget(revision=stable, weight=100)]
+        )
         return _with(
             ro,
             phase="Paused" if ro.paused else "Progressing",
-            weight=0,
+            weight=held,
+            step_started=_waiting_since(ro, now),
             message=f"step {step_index}: {state.ready}/{size} canary replicas ready",
         )
     decision.traffic = _weights(stable, target, step.weight)
@@ -490,7 +561,8 @@ def _canary(
             return _with(
                 ro,
                 phase="Paused",
-                message=f"step {step_index} ({step.weight}%): pausing {left:.0f} s more",
+                message=f"step {step_index} ({step.weight}%): pausing until "
+                f"{_clock(ro.step_started, step.pause_seconds)}",
             )
         return _canary(spec, decision, _next_step(spec, ro, now), stable, target, state, now, run)
     if step.analysis:
@@ -500,6 +572,13 @@ def _canary(
         decision.analyzing = None
         return _canary(spec, decision, _next_step(spec, ro, now), stable, target, state, now, None)
     return _canary(spec, decision, _next_step(spec, ro, now), stable, target, state, now, run)
+
+
+def _waiting_since(ro: RolloutStatus, now: datetime) -> datetime | None:
+    """The deadline runs from when a step started waiting for pods, not from its gate."""
+    if ro.phase in ("Progressing", "Promoting") or ro.paused:
+        return ro.step_started
+    return now  # it was at its gate (Paused/Analyzing) and lost capacity: wait anew
 
 
 def _next_step(spec: ModelServiceSpec, ro: RolloutStatus, now: datetime) -> RolloutStatus:
@@ -542,7 +621,8 @@ def _analyse(
             ro,
             phase="Analyzing",
             analysis=counts,
-            message=f"{where}: analysis starts in {delay:.0f} s",
+            message=f"{where}: analysis starts at "
+            f"{_clock(ro.step_started, analysis.initial_delay_seconds)}",
         ), "wait"
     decision.analyzing = (target, stable)
     decision.wake(analysis.interval_seconds)
@@ -644,11 +724,14 @@ def _blue_green(
     if state.ready < n:
         return _with(
             ro,
-            phase="Paused" if ro.paused else "Progressing",
+            phase="Promoting"
+            if ro.phase == "Promoting"
+            else ("Paused" if ro.paused else "Progressing"),
             weight=0,
+            step_started=_waiting_since(ro, now),
             message=f"preview {state.ready}/{n} ready",
         )
-    if ro.phase == "Promoting" or bg.promotion == "Auto":
+    if ro.phase == "Promoting" or (bg.promotion == "Auto" and not ro.paused):
         return _promoted(decision, ro, stable, target, now)
     if ro.phase == "Progressing":
         ro = _with(
