@@ -10,7 +10,7 @@ export KUBECONFIG := $(CURDIR)/.localcluster/kubeconfig
 export PATH := $(CURDIR)/.localcluster/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help venv crds crds-check lint test test-unit test-integration cluster-up cluster-down \
-        cluster-build demo bench clean
+        cluster-build demo bench bench-tools clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -65,10 +65,15 @@ test: lint crds-check test-unit test-runtime test-integration ## Every tier (wha
 demo: venv vllm ## Local cluster, operator, examples/ Ready, then a real completion from the tiny model
 	$(PY) hack/demo.py
 
-bench: venv cluster-build vllm ## Benchmarks under bench/ on the local cluster (tables on stdout)
+bench-tools: ## nginx and wrk from apt for bench/gateway.py (skipped when both are on PATH)
+	{ command -v nginx && command -v wrk; } >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx wrk; }
+
+bench: venv cluster-build vllm bench-tools ## Benchmarks under bench/ on the local cluster (tables on stdout)
 	PYTHONPATH=$(CURDIR):$(CURDIR)/hack/localcluster $(PY) bench/localcluster.py
 	PYTHONPATH=$(CURDIR):$(CURDIR)/hack/localcluster $(PY) bench/reconcile.py
 	PYTHONPATH=$(CURDIR):$(CURDIR)/hack/localcluster $(PY) bench/coldstart.py
+	$(PY) bench/gateway.py
 
 clean: cluster-down
 	rm -rf $(VENV) build dist
