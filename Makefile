@@ -74,6 +74,7 @@ bench: venv cluster-build vllm bench-tools ## Benchmarks under bench/ on the loc
 	PYTHONPATH=$(CURDIR):$(CURDIR)/hack/localcluster $(PY) bench/reconcile.py
 	PYTHONPATH=$(CURDIR):$(CURDIR)/hack/localcluster $(PY) bench/coldstart.py
 	$(PY) bench/gateway.py
+	$(PY) bench/rollout.py
 
 clean: cluster-down
 	rm -rf $(VENV) build dist

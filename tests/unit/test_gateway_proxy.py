@@ -516,3 +516,19 @@ async def test_preview_name_is_rewritten_to_the_served_name(gw: Harness) -> None
     )
     code, answer, _ = await _post(gw.url + "/v1/chat/completions", {**CHAT, "model": "m-preview"})
     assert code == 200 and answer["model"] == "m"  # the replica saw its own name
+
+
+def test_preview_rewrite_keeps_a_multipart_upload_whole() -> None:
+    from modelplane.gateway.proxy import parse_body, with_model
+
+    body = (
+        b'--XX\r\nContent-Disposition: form-data; name="model"\r\n\r\nw-preview\r\n'
+        b'--XX\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
+        b"Content-Type: audio/wav\r\n\r\nRIFF\x00\x01binary\r\n--XX--\r\n"
+    )
+    kind = "multipart/form-data; boundary=XX"
+    data = parse_body(kind, body)
+    assert data == {"model": "w-preview"}
+    rewritten = with_model(kind, body, data, "w")
+    assert parse_body(kind, rewritten) == {"model": "w"}
+    assert b"RIFF\x00\x01binary" in rewritten and rewritten.count(b"--XX") == 3

