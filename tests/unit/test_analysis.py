@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import generate_latest
 
 from modelplane.api.spec import AnalysisSpec
-from modelplane.controller.analysis import Counters, parse, run_between
+from modelplane.controller.analysis import Counters, Window, parse, run_between
+from modelplane.controller.analysis import GatewayMetrics as Scraper
 from modelplane.gateway.metrics import GatewayMetrics
 from modelplane.reconcile.analysis import RunResult, judge, quantile
 
@@ -79,3 +82,14 @@ def test_quantile_matches_prometheus_interpolation() -> None:
     assert quantile(buckets, 0.5) == 0.1
     assert abs((quantile(buckets, 0.95) or 0) - 0.75) < 1e-9
     assert quantile([(0.1, 0.0), (float("inf"), 0.0)], 0.95) is None
+
+
+async def test_a_window_says_when_it_spans_a_whole_interval() -> None:
+    scraper = Scraper([])
+    assert scraper.due_in(("ns", "chat"), 10) is None
+    scraper.windows[("ns", "chat")] = Window("canary", "stable", time.monotonic() - 4, {})
+    due = scraper.due_in(("ns", "chat"), 10)
+    assert due is not None and 5.5 < due <= 6.0
+    scraper.windows[("ns", "chat")] = Window("canary", "stable", time.monotonic() - 11, {})
+    assert scraper.due_in(("ns", "chat"), 10) == 0.0
+    await scraper.close()

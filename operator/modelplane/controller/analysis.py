@@ -195,6 +195,13 @@ class GatewayMetrics:
             result = RunResult(**{**result.__dict__, "prometheus": value})
         return result
 
+    def due_in(self, key: tuple[str, str], interval: float) -> float | None:
+        """Seconds until the open window for ``key`` spans a whole interval."""
+        window = self.windows.get(key)
+        if window is None:
+            return None
+        return max(0.0, window.started + interval - time.monotonic())
+
     async def follow(self, key: tuple[str, str], analyzing: tuple[str, str | None] | None) -> None:
         """Open a window for what the plan wants analysed next; close it otherwise."""
         if analyzing is None:

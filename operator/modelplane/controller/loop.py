@@ -176,8 +176,15 @@ class Controller:
             self._warned_no_metrics.discard(key)
         # Children do not depend on each other: apply them side by side.
         await asyncio.gather(*(self._act(action, namespace) for action in decision.actions))
-        if decision.requeue_after is not None:
-            self.queue.add_after(key, decision.requeue_after)
+        requeue = decision.requeue_after
+        analysis = ms.spec.rollout.analysis
+        if decision.analyzing and analysis is not None:
+            # The window opened after the plan: wake when it is a full interval long, or
+            # the first run would wait a second interval.
+            due = self.gateway_metrics.due_in(key, analysis.interval_seconds)
+            requeue = requeue if due is None else due + 0.05
+        if requeue is not None:
+            self.queue.add_after(key, requeue)
         if decision.status_patch is not None:
             await self.kube.patch_status(namespace, name, dict(decision.status_patch))
             self._remember_status(key, body, decision.status_patch)
