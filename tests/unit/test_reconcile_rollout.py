@@ -449,3 +449,17 @@ def test_unschedulable_canary_gets_a_grace_before_rolling_back() -> None:
     sim.step(100)
     assert sim.status.rollout.phase == "RolledBack"
     assert "Insufficient nvidia.com/gpu" in sim.status.rollout.message
+
+
+def test_a_full_history_still_fits_the_status_schema() -> None:
+    """revisionHistoryLimit at its maximum plus the never-trimmed revisions (stable, the
+    one rolling out, one retiring) must fit status.revisions, or every status write fails."""
+    from modelplane.api.spec import ModelServiceSpec
+    from modelplane.api.status import ModelServiceStatus
+
+    def bound(field: Any, name: str) -> int:
+        return int(next(getattr(m, name) for m in field.metadata if hasattr(m, name)))
+
+    limit = bound(ModelServiceSpec.model_fields["revision_history_limit"], "le")
+    room = bound(ModelServiceStatus.model_fields["revisions"], "max_length")
+    assert room >= limit + 3

@@ -216,7 +216,9 @@ class ModelServiceStatus(WireModel):
     )
     revisions: list[RevisionStatus] = Field(
         default_factory=list,
-        max_length=100,
+        # revisionHistoryLimit (at most 100) plus the revisions never trimmed: stable,
+        # the one rolling out and one kept through its scale-down delay.
+        max_length=103,
         description="Kept revisions, newest first.",
     )
     preview: PreviewStatus | None = Field(
