@@ -81,37 +81,61 @@ def install_identity(kubectl: Kubectl, helm: Path) -> Path:
 
 
 @dataclass
-class OperatorProcess:
+class ModelplaneProcess:
+    """`python -m modelplane.cli <command>` in its own session, logging to a file."""
+
     kubeconfig: Path
     log_file: Path
     env: dict[str, str] = field(default_factory=dict)
-    health_port: int = field(default_factory=free_port)
-    metrics_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(self.kubeconfig),
-            "MODELPLANE_HEALTH_PORT": str(self.health_port),
-            "MODELPLANE_METRICS_PORT": str(self.metrics_port),
-            "MODELPLANE_LOG_FORMAT": "json",
-            **self.env,
-        }
+    def spawn(self, command: str, env: dict[str, str]) -> None:
         with self.log_file.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "modelplane.cli", "operator"],
+                [sys.executable, "-m", "modelplane.cli", command],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=env,
+                env={**os.environ, "KUBECONFIG": str(self.kubeconfig), **env, **self.env},
                 start_new_session=True,
             )
+
+    def alive(self) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"exited {self.proc.returncode}:\n{self.log_tail()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class OperatorProcess(ModelplaneProcess):
+    health_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+
+    def start(self) -> None:
+        self.spawn(
+            "operator",
+            {
+                "MODELPLANE_HEALTH_PORT": str(self.health_port),
+                "MODELPLANE_METRICS_PORT": str(self.metrics_port),
+                "MODELPLANE_LOG_FORMAT": "json",
+            },
+        )
         wait_for("the operator's /healthz", self.healthy, timeout=60)
 
     def healthy(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"operator exited {self.proc.returncode}:\n{self.log_tail()}")
+        self.alive()
         try:
             with urllib.request.urlopen(
                 f"http://127.0.0.1:{self.health_port}/healthz", timeout=1
@@ -131,19 +155,6 @@ class OperatorProcess:
                 name, value = line.rsplit(" ", 1)
                 samples[name] = float(value)
         return samples
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, sig)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
 
 
 class AuditLog:

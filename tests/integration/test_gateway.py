@@ -67,6 +67,16 @@ def ready_with(kubectl: Kubectl, namespace: str, name: str, replicas: int) -> An
     return ms if ms and ms["status"].get("readyReplicas") == replicas else None
 
 
+def serve_ready(kubectl: Kubectl, namespace: str, served: str, replicas: int) -> Any:
+    """Apply a fake-engine ModelService `chat` and wait until all its replicas are ready."""
+    kubectl.apply(fake_service("chat", served, replicas=replicas), namespace)
+    return wait_for(
+        f"{replicas} ready",
+        lambda: ready_with(kubectl, namespace, "chat", replicas),
+        timeout=120,
+    )
+
+
 @pytest.fixture
 def served_name() -> str:
     return f"fake-{secrets.token_hex(3)}"  # unique over the session's namespaces
@@ -79,8 +89,7 @@ def test_routes_by_model_to_every_ready_replica(
     namespace: str,
     served_name: str,
 ) -> None:
-    kubectl.apply(fake_service("chat", served_name, replicas=2), namespace)
-    ms = wait_for("2 ready", lambda: ready_with(kubectl, namespace, "chat", 2), timeout=120)
+    ms = serve_ready(kubectl, namespace, served_name, 2)
     assert ms["status"]["traffic"] == [{"revision": ms["status"]["revision"], "weight": 100}]
 
     def both_served() -> Counter[str]:
@@ -108,8 +117,7 @@ def test_not_ready_replica_stops_getting_requests(
     namespace: str,
     served_name: str,
 ) -> None:
-    kubectl.apply(fake_service("chat", served_name, replicas=2), namespace)
-    wait_for("2 ready", lambda: ready_with(kubectl, namespace, "chat", 2), timeout=120)
+    serve_ready(kubectl, namespace, served_name, 2)
     pods = kubectl.json("-n", namespace, "get", "pods", "-l", "modelplane.io/modelservice=chat")
     sick = pods["items"][0]
     # Its readiness probe starts failing: the kubelet marks it, the slice follows.
@@ -182,8 +190,7 @@ def test_rolling_replacement_under_load_fails_no_request(
     namespace: str,
     served_name: str,
 ) -> None:
-    kubectl.apply(fake_service("chat", served_name, replicas=2), namespace)
-    first = wait_for("2 ready", lambda: ready_with(kubectl, namespace, "chat", 2), timeout=120)
+    first = serve_ready(kubectl, namespace, served_name, 2)
     old = first["status"]["revision"]
     wait_for("routable", lambda: chat(gateway, served_name), timeout=30)
     stop = threading.Event()
